@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class ArenaConfig(AppConfig):
+    name = "arena"
+    verbose_name = _("Arena")
+    default_auto_field = "django.db.models.BigAutoField"

@@ -1,0 +1,208 @@
+"""An export run: rows -> data file -> zip bundle (data, flags, manifest.json last) or HF datasets folder.
+
+Why a zip: the manifest holds the SHA-256 of the data, which is known only after the last byte has
+streamed, so it cannot go in a header or in front. A zip written front to back puts it in a trailing
+entry without buffering the data, and every loader reads the data file untouched (unlike, say, a
+final ``{"_manifest": ...}`` JSONL line). A download that fails midway has no central directory
+and no manifest, so it cannot be mistaken for a complete export.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from django.conf import settings
+
+from .card import dataset_card
+from .formats import ROW_BUILDERS, SCHEMAS
+from .hashing import ParticipantHasher, export_salt
+from .manifest import FLAGS_NAME, MANIFEST_NAME, ExportStats, build_manifest
+from .jsonio import dumps
+from .options import ExportOptions
+from .source import DEFAULT_CHUNK_SIZE, exclusion_counts, iter_vote_chunks, participant_count
+from .writers import HashingStream, ParquetWriter, data_extension, open_writer
+
+logger = logging.getLogger(__name__)
+
+FLUSH_BYTES = 256 * 1024  # hand the client a chunk once this much is ready
+FLAGS_IN_MEMORY = 8 * 1024 * 1024  # beyond this the flagged-vote list spills to a temp file
+
+
+class _ChunkSink:
+    """A write-only stream that zipfile writes into and the response generator drains."""
+
+    def __init__(self):
+        self._parts: list[bytes] = []
+        self.pending = 0
+
+    def write(self, data) -> int:
+        self._parts.append(bytes(data))
+        self.pending += len(data)
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def drain(self) -> bytes:
+        data = b"".join(self._parts)
+        self._parts, self.pending = [], 0
+        return data
+
+
+def _copy_hashed(source, target, block: int = 1024 * 1024) -> dict:
+    digest, size = hashlib.sha256(), 0
+    while data := source.read(block):
+        digest.update(data)
+        size += len(data)
+        target.write(data)
+    return {"sha256": digest.hexdigest(), "bytes": size}
+
+
+class Export:
+    """One export with its options. ``iter_zip()`` streams a bundle; ``build_hf_folder()`` writes a folder."""
+
+    def __init__(self, options: ExportOptions, *, chunk_size: int | None = None):
+        self.options = options
+        self.chunk_size = chunk_size or DEFAULT_CHUNK_SIZE
+        self.salt = export_salt()  # fails here, before any byte is sent, if the server has no salt
+        self.stats = ExportStats()
+        self.started_at = dt.datetime.now(dt.UTC)
+        self.manifest: dict | None = None
+
+    @property
+    def download_name(self) -> str:
+        return f"{self.options.stem}{'-hf' if self.options.file_type == 'hf' else ''}.zip"
+
+    @property
+    def data_name(self) -> str:
+        return f"{self.options.stem}.{data_extension(self.options.file_type)}"
+
+    def iter_rows(self, flags) -> Iterator[list[dict]]:
+        """Row batches; flagged votes that are exported are listed in ``flags`` (a binary stream)."""
+        build = ROW_BUILDERS[self.options.format]
+        dimension, dimension_key = self.options.dimension, ("dimension" if self.options.format == "dpo" else None)
+        hasher = ParticipantHasher(self.salt)
+        for records in iter_vote_chunks(self.options, hasher, chunk_size=self.chunk_size):
+            rows: list[dict] = []
+            for record in records:
+                self.stats.add_vote(record)
+                if record.excluded:
+                    flags.write(dumps({"id": record.battle_id, "exclusion_reasons": record.exclusion_reasons}) + b"\n")
+                rows.extend(build(record, dimension))
+            self.stats.add_rows(rows, dimension_key)
+            yield rows
+
+    def _finish_manifest(self, files: dict[str, dict]) -> dict:
+        counts_from_db = exclusion_counts(self.options)
+        manifest = build_manifest(
+            self.options, self.stats, counts_from_db, files, salt=self.salt, started_at=self.started_at,
+        )
+        manifest["counts"]["participants"] = participant_count(self.options)
+        self.manifest = manifest
+        return manifest
+
+    # -- zip bundle (JSONL, JSONL.gz, Parquet; HF as a zipped folder) ---------------------------
+
+    def iter_zip(self) -> Iterator[bytes]:
+        if self.options.file_type == "hf":
+            yield from self._iter_zipped_hf_folder()
+            return
+        sink = _ChunkSink()
+        with tempfile.SpooledTemporaryFile(FLAGS_IN_MEMORY) as flags:
+            with zipfile.ZipFile(sink, "w", allowZip64=True, compresslevel=1) as bundle:
+                info = zipfile.ZipInfo(self.data_name, self.started_at.timetuple()[:6])
+                # Plain JSONL is deflated inside the zip; gzip and Parquet are compressed already.
+                info.compress_type = zipfile.ZIP_DEFLATED if self.options.file_type == "jsonl" else zipfile.ZIP_STORED
+                files = {}
+                with bundle.open(info, "w", force_zip64=True) as entry:
+                    data = HashingStream(entry)
+                    writer = open_writer(self.options.file_type, data, SCHEMAS[self.options.format])
+                    for rows in self.iter_rows(flags):
+                        writer.write_rows(rows)
+                        if sink.pending >= FLUSH_BYTES:
+                            yield sink.drain()
+                    writer.close()
+                files[self.data_name] = {"sha256": data.sha256.hexdigest(), "bytes": data.size}
+                if self.options.include_flagged:
+                    flags.seek(0)
+                    with bundle.open(self._zip_info(FLAGS_NAME, zipfile.ZIP_DEFLATED), "w", force_zip64=True) as entry:
+                        files[FLAGS_NAME] = _copy_hashed(flags, entry)
+                manifest = self._finish_manifest(files)
+                bundle.writestr(self._zip_info(MANIFEST_NAME, zipfile.ZIP_DEFLATED), json.dumps(manifest, indent=2))
+        yield sink.drain()
+
+    def _zip_info(self, name: str, compress_type: int) -> zipfile.ZipInfo:
+        info = zipfile.ZipInfo(name, self.started_at.timetuple()[:6])
+        info.compress_type = compress_type
+        return info
+
+    def _iter_zipped_hf_folder(self) -> Iterator[bytes]:
+        # save_to_disk needs a real folder, so this download starts once the folder is built.
+        work_root = Path(settings.DATA_DIR) / "export-tmp"
+        work_root.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=work_root) as work:
+            folder = Path(work) / self.options.stem
+            self.build_hf_folder(folder)
+            sink = _ChunkSink()
+            with zipfile.ZipFile(sink, "w", allowZip64=True) as bundle:
+                for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+                    name = f"{self.options.stem}/{path.relative_to(folder).as_posix()}"
+                    with path.open("rb") as source, bundle.open(self._zip_info(name, zipfile.ZIP_STORED), "w",
+                                                               force_zip64=True) as entry:
+                        while block := source.read(FLUSH_BYTES):
+                            entry.write(block)
+                            if sink.pending >= FLUSH_BYTES:
+                                yield sink.drain()
+            yield sink.drain()
+
+    # -- Hugging Face datasets folder -----------------------------------------------------------
+
+    def build_hf_folder(self, folder: Path) -> dict:
+        """``save_to_disk`` output + flags.jsonl + manifest.json + README.md card in ``folder`` (must not exist)."""
+        import datasets  # heavy import, only for this file type
+
+        folder = Path(folder)
+        schema = SCHEMAS[self.options.format]
+        with tempfile.TemporaryDirectory(dir=folder.parent) as work:
+            parquet_path, flags_path = Path(work) / "data.parquet", Path(work) / FLAGS_NAME
+            # Parquet intermediate: written by the same streaming writer, read back by datasets in batches,
+            # so the rows are never all in memory. A fresh cache_dir means no stale cached dataset is reused.
+            with parquet_path.open("wb") as handle, flags_path.open("wb") as flags:
+                writer = ParquetWriter(handle, schema)
+                for rows in self.iter_rows(flags):
+                    writer.write_rows(rows)
+                writer.close()
+            bars = datasets.is_progress_bar_enabled()
+            datasets.disable_progress_bars()
+            try:
+                dataset = datasets.Dataset.from_parquet(
+                    str(parquet_path), features=datasets.Features.from_arrow_schema(schema),
+                    cache_dir=str(Path(work) / "cache"), keep_in_memory=False,
+                )
+                dataset.save_to_disk(str(folder))
+                del dataset
+            finally:
+                if bars:
+                    datasets.enable_progress_bars()
+            if self.options.include_flagged:
+                shutil.copyfile(flags_path, folder / FLAGS_NAME)
+        files = {}
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            with path.open("rb") as handle:
+                files[path.relative_to(folder).as_posix()] = _copy_hashed(handle, _Discard())
+        manifest = self._finish_manifest(files)
+        (folder / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+        (folder / "README.md").write_text(dataset_card(manifest), encoding="utf-8")
+        return manifest
+
+
+class _Discard:
+    def write(self, data) -> int:
+        return len(data)

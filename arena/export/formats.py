@@ -1,0 +1,124 @@
+"""The three row formats: one vote record in, zero or more plain dict rows out, plus their Arrow schemas."""
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+
+import pyarrow as pa
+
+from .source import VoteRecord
+
+# Stored choice -> the public datasets' winner labels.
+WINNER = {"A": "model_a", "B": "model_b", "tie": "tie"}
+OVERALL_WINNER = {**WINNER, "both_bad": "both_bad"}
+# Chatbot Arena spells "both are bad" this way.
+LMSYS_WINNER = {**WINNER, "both_bad": "tie (bothbad)"}
+DIMENSIONS = ("overall", "content", "language")
+
+
+def _without_system(messages: list[dict]) -> list[dict]:
+    return messages[1:] if messages and messages[0]["role"] == "system" else messages
+
+
+def _iso(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).isoformat()
+
+
+def ebaluatoia_rows(record: VoteRecord, dimension: str) -> Iterator[dict]:
+    """Exactly the public columns of the original study's dataset, in its order."""
+    yield {
+        "id": record.battle_id,
+        "username": record.participant_hash,
+        "user_language": record.basque_level,
+        "user_education": record.education,
+        "timestamp": _iso(record.voted_at),
+        "model_a": record.model_a,
+        "model_b": record.model_b,
+        "conv_a": record.conv_a,
+        "conv_b": record.conv_b,
+        "winner": OVERALL_WINNER[record.overall],
+        "winner_content": WINNER[record.content],
+        "winner_language": WINNER[record.language],
+    }
+
+
+def lmsys_rows(record: VoteRecord, dimension: str) -> Iterator[dict]:
+    """The Chatbot Arena conversations schema. Its conversations have no system message, so none is
+    added here (consumers read ``conversation_a[0]`` as the question); ebaluatoia carries them."""
+    yield {
+        "question_id": record.battle_id,
+        "model_a": record.model_a,
+        "model_b": record.model_b,
+        "winner": LMSYS_WINNER[getattr(record, dimension)],
+        "judge": record.participant_hash,
+        "conversation_a": _without_system(record.conv_a),
+        "conversation_b": _without_system(record.conv_b),
+        "turn": sum(message["role"] == "user" for message in record.conv_a),
+        "anony": True,
+        "language": "Basque",
+        "tstamp": record.voted_at.timestamp(),
+    }
+
+
+def dpo_rows(record: VoteRecord, dimension: str) -> Iterator[dict]:
+    """One row per decided (non-tie, not both-bad) dimension, in TRL's conversational preference format.
+
+    The prompt is what both sides saw: the shared system prompt (if the sides had the same one) and
+    the first user turn. In a multi-turn battle each side then answered its own history, so the
+    chosen/rejected completions are the rest of each side's conversation; that is also the prompt
+    TRL's ``extract_prompt`` would find as the common prefix. For single-turn battles it is exactly
+    "messages up to the last user turn".
+    """
+    sides = {"A": _without_system(record.conv_a), "B": _without_system(record.conv_b)}
+    if not sides["A"] or sides["A"][0]["role"] != "user":
+        return
+    dimensions = DIMENSIONS if dimension == "all" else (dimension,)
+    for name in dimensions:
+        choice = getattr(record, name)
+        if choice not in ("A", "B"):
+            continue
+        loser = "B" if choice == "A" else "A"
+        if len(sides[choice]) < 2 or len(sides[loser]) < 2:  # a side without an answer is no comparison
+            continue
+        prompt = []
+        if record.system_a and record.system_a == record.system_b:
+            prompt.append({"role": "system", "content": record.system_a})
+        prompt.append(sides["A"][0])  # the first user turn, shared by both sides
+        # How strongly the whole vote backs this pair: dimensions for the chosen side minus those against, / 3.
+        votes = (record.overall, record.content, record.language)
+        margin = (sum(v == choice for v in votes) - sum(v == loser for v in votes)) / 3
+        yield {
+            "id": record.battle_id,
+            "prompt": prompt,
+            "chosen": sides[choice][1:],
+            "rejected": sides[loser][1:],
+            "dimension": name,
+            "margin": round(margin, 4),
+        }
+
+
+ROW_BUILDERS: dict[str, Callable[[VoteRecord, str], Iterator[dict]]] = {
+    "ebaluatoia": ebaluatoia_rows,
+    "lmsys": lmsys_rows,
+    "dpo": dpo_rows,
+}
+
+_MESSAGES = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
+SCHEMAS: dict[str, pa.Schema] = {
+    "ebaluatoia": pa.schema([
+        ("id", pa.string()), ("username", pa.string()), ("user_language", pa.string()),
+        ("user_education", pa.string()), ("timestamp", pa.string()), ("model_a", pa.string()),
+        ("model_b", pa.string()), ("conv_a", _MESSAGES), ("conv_b", _MESSAGES), ("winner", pa.string()),
+        ("winner_content", pa.string()), ("winner_language", pa.string()),
+    ]),
+    "lmsys": pa.schema([
+        ("question_id", pa.string()), ("model_a", pa.string()), ("model_b", pa.string()),
+        ("winner", pa.string()), ("judge", pa.string()), ("conversation_a", _MESSAGES),
+        ("conversation_b", _MESSAGES), ("turn", pa.int64()), ("anony", pa.bool_()),
+        ("language", pa.string()), ("tstamp", pa.float64()),
+    ]),
+    "dpo": pa.schema([
+        ("id", pa.string()), ("prompt", _MESSAGES), ("chosen", _MESSAGES), ("rejected", _MESSAGES),
+        ("dimension", pa.string()), ("margin", pa.float64()),
+    ]),
+}

@@ -1,0 +1,95 @@
+"""Streaming writers: rows in, bytes out to any binary stream, nothing kept in memory but one batch."""
+from __future__ import annotations
+
+import hashlib
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .jsonio import dumps, gzip_writer
+
+PARQUET_ROW_GROUP = 20_000
+
+
+class HashingStream:
+    """Passes bytes through, counting them and keeping their SHA-256 (the manifest's data checksum).
+    Also gives ``tell()``, which pyarrow wants and a zip entry opened for writing lacks."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.sha256 = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data) -> int:
+        self.sha256.update(data)
+        self.size += len(data)
+        self.inner.write(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self.size
+
+    def flush(self) -> None:
+        self.inner.flush()
+
+    def close(self) -> None:
+        """The owner closes the inner stream (pyarrow calls this when its writer closes)."""
+
+    @property
+    def closed(self) -> bool:
+        return False
+
+    def writable(self) -> bool:
+        return True
+
+
+class JsonlWriter:
+    """One JSON object per line, UTF-8 (Basque stays readable, not \\u-escaped), optionally gzip."""
+
+    def __init__(self, stream, *, compress: bool):
+        self._gzip = gzip_writer(stream) if compress else None
+        self._out = self._gzip or stream
+
+    def write_rows(self, rows: list[dict]) -> None:
+        if rows:
+            # One join + one write per batch: per-row writes through gzip cost more than the JSON.
+            self._out.write(b"\n".join(map(dumps, rows)) + b"\n")
+
+    def close(self) -> None:
+        if self._gzip is not None:
+            self._gzip.close()  # writes the gzip trailer; does not close the underlying stream
+
+
+class ParquetWriter:
+    """Row groups of ``PARQUET_ROW_GROUP`` rows with an explicit schema (so an empty export is valid too)."""
+
+    def __init__(self, stream, schema: pa.Schema):
+        self._schema = schema
+        self._writer = pq.ParquetWriter(stream, schema, compression="zstd")
+        self._pending: list[dict] = []
+
+    def write_rows(self, rows: list[dict]) -> None:
+        self._pending.extend(rows)
+        if len(self._pending) >= PARQUET_ROW_GROUP:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._pending:
+            self._writer.write_table(pa.Table.from_pylist(self._pending, schema=self._schema))
+            self._pending = []
+
+    def close(self) -> None:
+        self._flush()
+        self._writer.close()
+
+
+def open_writer(file_type: str, stream, schema: pa.Schema):
+    if file_type in ("jsonl", "jsonl.gz"):
+        return JsonlWriter(stream, compress=file_type == "jsonl.gz")
+    if file_type in ("parquet", "hf"):  # the HF folder is built from a Parquet intermediate
+        return ParquetWriter(stream, schema)
+    raise ValueError(f"unknown file type {file_type!r}")
+
+
+def data_extension(file_type: str) -> str:
+    return {"jsonl": "jsonl", "jsonl.gz": "jsonl.gz", "parquet": "parquet"}[file_type]

@@ -1,0 +1,47 @@
+from django import forms
+from django.contrib.auth import get_user_model
+from django.contrib.auth.forms import UserCreationForm
+from django.utils.translation import gettext_lazy as _
+
+from arena.models import Choice, OverallChoice, Participant
+
+
+class SignupForm(UserCreationForm):
+    email = forms.EmailField(label=_("E-mail"), required=False,
+                             help_text=_("Optional; only used to recover your password."))
+    basque_level = forms.ChoiceField(label=_("Your Basque level"), choices=Participant.BasqueLevel.choices)
+    education = forms.ChoiceField(label=_("Education"), choices=Participant.Education.choices)
+    dialect_area = forms.ChoiceField(
+        label=_("Dialect area (optional)"), required=False,
+        choices=[("", "—")] + list(Participant.DialectArea.choices),
+    )
+    age_band = forms.ChoiceField(
+        label=_("Age (optional)"), required=False, choices=[("", "—")] + list(Participant.AgeBand.choices)
+    )
+    age_confirmed = forms.BooleanField(label="", required=True)
+    consent = forms.BooleanField(label=_("I have read and accept the consent text above."), required=True)
+
+    class Meta(UserCreationForm.Meta):
+        model = get_user_model()
+        fields = ("username", "email")
+
+    def __init__(self, *args, minimum_age: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["age_confirmed"].label = _("I am at least %(age)d years old.") % {"age": minimum_age}
+        self.fields["age_confirmed"].error_messages["required"] = _(
+            "You must be at least %(age)d years old to take part."
+        ) % {"age": minimum_age}
+        self.fields["consent"].error_messages["required"] = _("You must accept the consent text to take part.")
+
+    def profile(self) -> dict:
+        return {key: self.cleaned_data[key] for key in ("basque_level", "education", "dialect_area", "age_band")}
+
+
+class VoteForm(forms.Form):
+    content = forms.ChoiceField(choices=Choice.choices)
+    language = forms.ChoiceField(choices=Choice.choices)
+    overall = forms.ChoiceField(choices=OverallChoice.choices)
+
+
+class DeleteAccountForm(forms.Form):
+    confirm = forms.BooleanField(label=_("Yes, delete my account."), required=True)

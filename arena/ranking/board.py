@@ -1,0 +1,184 @@
+"""Assemble a leaderboard (scores, intervals, ranks, matrices, warnings) from vote counts."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from django.conf import settings
+from django.utils import timezone
+
+from arena.ranking import bt
+from arena.ranking.counts import DIMENSIONS, DimensionCounts, VoteCounts, VoteFilters, count_votes
+from models_serving.models import ServedModel
+
+LEVELS = (0.90, 0.95)
+METHODS = ("bootstrap", "sandwich", "fisher")
+_Z = {0.90: 1.6448536269514722, 0.95: 1.959963984540054}
+
+
+def ranking_settings() -> dict:
+    """Leaderboard knobs, overridable in ``settings.ARENA``."""
+    arena = getattr(settings, "ARENA", {})
+    return {
+        "rounds": int(arena.get("LEADERBOARD_BOOTSTRAP_ROUNDS", 1000)),
+        "seed": int(arena.get("LEADERBOARD_SEED", 20260)),
+        "prior": float(arena.get("LEADERBOARD_PSEUDO_COUNT", 0.01)),
+    }
+
+
+@dataclass
+class ModelScore:
+    model_id: int
+    name: str
+    rating: float
+    votes: int
+    wins: float
+    ties: float
+    losses: float
+    # (method, level) -> (lower, upper) and the matching rank-by-interval.
+    intervals: dict[tuple[str, float], tuple[float, float]] = field(default_factory=dict)
+    ranks: dict[tuple[str, float], int] = field(default_factory=dict)
+    flags: list[str] = field(default_factory=list)  # "no_losses", "no_wins", "disconnected"
+
+    @property
+    def win_rate(self) -> float:
+        """Share of this model's battles it won, a tie counting half."""
+        return (self.wins + 0.5 * self.ties) / self.votes if self.votes else 0.0
+
+
+@dataclass
+class DimensionBoard:
+    dimension: str
+    scores: list[ModelScore]  # best rating first
+    total_votes: int
+    battle_counts: list[list[int]]  # same model order as ``scores``
+    win_rates: list[list[float | None]]  # row model's wins (+½ ties) / battles against column model
+    components: int = 1
+    dropped_both_bad: int = 0
+    warnings: list[str] = field(default_factory=list)  # "no_votes", "single_model", "few_votes", "all_ties", "disconnected"
+
+
+@dataclass
+class Leaderboard:
+    boards: dict[str, DimensionBoard]
+    filters: VoteFilters
+    both_bad_as_tie: bool
+    rounds: int
+    seed: int
+    prior: float
+    excluded_total: int
+    excluded_by_reason: dict[str, int]
+    computed_at: object
+    compute_ms: float = 0.0
+
+    @property
+    def total_votes(self) -> int:
+        return max((board.total_votes for board in self.boards.values()), default=0)
+
+
+FEW_VOTES = 30  # below this the page warns that intervals are very wide
+
+
+def build_leaderboard(filters: VoteFilters, both_bad_as_tie: bool = True, **overrides) -> Leaderboard:
+    """Count votes in SQL, then fit and bootstrap each dimension. A read: writes nothing."""
+    knobs = {**ranking_settings(), **overrides}
+    started = time.perf_counter()
+    counted = count_votes(filters, both_bad_as_tie=both_bad_as_tie)
+    board = leaderboard_from_counts(counted, filters, both_bad_as_tie, **knobs)
+    board.compute_ms = (time.perf_counter() - started) * 1000.0
+    return board
+
+
+def leaderboard_from_counts(
+    counted: VoteCounts, filters: VoteFilters, both_bad_as_tie: bool, *, rounds: int, seed: int, prior: float
+) -> Leaderboard:
+    model_ids = sorted({mid for dim in counted.dimensions.values() for mid in dim.model_ids})
+    names = dict(ServedModel.objects.filter(pk__in=model_ids).values_list("pk", "public_name"))
+    boards = {
+        name: score_dimension(name, counted.dimensions[name], names, rounds=rounds, seed=seed + k, prior=prior)
+        for k, name in enumerate(DIMENSIONS)
+    }
+    return Leaderboard(
+        boards=boards, filters=filters, both_bad_as_tie=both_bad_as_tie, rounds=rounds, seed=seed, prior=prior,
+        excluded_total=counted.excluded_total, excluded_by_reason=counted.excluded_by_reason,
+        computed_at=timezone.now(),
+    )
+
+
+def score_dimension(
+    dimension: str, dim: DimensionCounts, names: dict[int, str], *, rounds: int, seed: int, prior: float
+) -> DimensionBoard:
+    n, counts = len(dim.model_ids), dim.counts
+    warnings: list[str] = []
+    if dim.total == 0 or n < 2:
+        return DimensionBoard(
+            dimension=dimension, scores=[], total_votes=dim.total, battle_counts=[], win_rates=[],
+            dropped_both_bad=dim.dropped_both_bad, warnings=["no_votes" if dim.total == 0 else "single_model"],
+        )
+    theta = bt.fit_point(counts, n, prior)
+    ratings = bt.to_ratings(theta)
+    intervals = _intervals(theta, counts, n, prior, rounds, seed)
+
+    i, j = bt.pair_index(n)
+    wins, ties, losses = np.zeros(n), np.zeros(n), np.zeros(n)
+    np.add.at(wins, i, counts[:, 0]); np.add.at(wins, j, counts[:, 2])
+    np.add.at(losses, i, counts[:, 2]); np.add.at(losses, j, counts[:, 0])
+    np.add.at(ties, i, counts[:, 1]); np.add.at(ties, j, counts[:, 1])
+    labels = bt.connected_components(counts, n)
+    components = int(labels.max()) + 1
+
+    scores = []
+    for k, model_id in enumerate(dim.model_ids):
+        flags = []
+        # A tie is half a loss, so only models that never lost nor tied have an unbounded MLE.
+        if losses[k] + ties[k] == 0:
+            flags.append("no_losses")
+        if wins[k] + ties[k] == 0:
+            flags.append("no_wins")
+        if components > 1:
+            flags.append("disconnected")
+        scores.append(ModelScore(
+            model_id=model_id, name=names.get(model_id, f"#{model_id}"), rating=float(ratings[k]),
+            votes=int(wins[k] + ties[k] + losses[k]), wins=float(wins[k]), ties=float(ties[k]), losses=float(losses[k]),
+            intervals={key: (float(lo[k]), float(hi[k])) for key, (lo, hi) in intervals.items()}, flags=flags,
+        ))
+    for key, (lo, hi) in intervals.items():
+        for score, rank in zip(scores, bt.rank_by_intervals(lo, hi)):
+            score.ranks[key] = int(rank)
+
+    order = sorted(range(n), key=lambda k: -ratings[k])
+    battle = np.zeros((n, n), dtype=int)
+    battle[i, j] = battle[j, i] = counts.sum(axis=1)
+    won = np.zeros((n, n))
+    won[i, j] = counts[:, 0] + 0.5 * counts[:, 1]
+    won[j, i] = counts[:, 2] + 0.5 * counts[:, 1]
+    if dim.total < FEW_VOTES:
+        warnings.append("few_votes")
+    if counts[:, 1].sum() == dim.total:
+        warnings.append("all_ties")
+    if components > 1:
+        warnings.append("disconnected")
+    return DimensionBoard(
+        dimension=dimension, scores=[scores[k] for k in order], total_votes=dim.total,
+        battle_counts=[[int(battle[a, b]) for b in order] for a in order],
+        win_rates=[[float(won[a, b] / battle[a, b]) if battle[a, b] else None for b in order] for a in order],
+        components=components, dropped_both_bad=dim.dropped_both_bad, warnings=warnings,
+    )
+
+
+def _intervals(theta, counts, n, prior, rounds, seed) -> dict[tuple[str, float], tuple[np.ndarray, np.ndarray]]:
+    """Rating intervals for every (method, level): bootstrap percentiles and the two analytic ones."""
+    out = {}
+    ratings = bt.to_ratings(theta)
+    if rounds > 0:
+        boot = bt.to_ratings(bt.bootstrap_thetas(counts, n, prior, rounds, seed, start=theta))
+        for level in LEVELS:
+            tail = (1.0 - level) / 2.0
+            lower, upper = np.quantile(boot, [tail, 1.0 - tail], axis=0)
+            out[("bootstrap", level)] = (lower, upper)
+    for method, cov in bt.analytic_covariances(theta, counts, n, prior).items():
+        se = bt.ELO_SCALE * np.sqrt(np.clip(np.diag(cov), 0.0, None))
+        for level in LEVELS:
+            out[(method, level)] = (ratings - _Z[level] * se, ratings + _Z[level] * se)
+    return out

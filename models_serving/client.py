@@ -1,0 +1,153 @@
+"""The one streaming client: chat completions from any OpenAI-compatible endpoint.
+
+Used by the arena's consumer, the admin's "test a model" action and the benchmarks. Requests are
+retried only before the first token arrives; once text has reached a volunteer a failure ends the
+stream with an error instead of silently restarting it.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+import weakref
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import httpx
+import openai
+from openai import AsyncOpenAI
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where and how to reach one model; built from a ServedModel, never sent to a browser."""
+
+    base_url: str
+    served_name: str
+    api_key_env: str = ""
+
+    def api_key(self) -> str:
+        if self.api_key_env:
+            key = os.environ.get(self.api_key_env, "")
+            if not key:
+                raise EndpointError(f"environment variable {self.api_key_env} is not set", before_first_token=True)
+            return key
+        return "EMPTY"  # vLLM accepts any key unless started with --api-key
+
+
+@dataclass
+class StreamStats:
+    ttft_ms: int | None = None
+    duration_ms: int = 0
+    chunks: int = 0
+    completion_tokens: int | None = None
+    finish_reason: str = ""
+    text_parts: list[str] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        return "".join(self.text_parts)
+
+    @property
+    def token_count(self) -> int:
+        return self.completion_tokens if self.completion_tokens is not None else self.chunks
+
+
+class EndpointError(RuntimeError):
+    def __init__(self, message: str, *, before_first_token: bool):
+        super().__init__(message)
+        self.before_first_token = before_first_token
+
+
+# Pooled clients per event loop (an httpx pool cannot cross loops), then per endpoint/key/timeout.
+_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict]" = weakref.WeakKeyDictionary()
+
+
+def _client(endpoint: Endpoint, timeout: float) -> AsyncOpenAI:
+    """One pooled client per (endpoint, key, timeout) per event loop: connections are reused."""
+    key = endpoint.api_key()
+    cache_key = (endpoint.base_url, key, timeout)
+    clients = _clients.setdefault(asyncio.get_running_loop(), {})
+    client = clients.get(cache_key)
+    if client is None:
+        client = AsyncOpenAI(
+            base_url=endpoint.base_url, api_key=key, max_retries=0,
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+        )
+        clients[cache_key] = client
+    return client
+
+
+async def stream_chat(
+    endpoint: Endpoint,
+    messages: list[dict],
+    *,
+    temperature: float,
+    top_p: float,
+    max_tokens: int,
+    stats: StreamStats | None = None,
+    first_token_timeout: float = 60.0,
+    token_timeout: float = 30.0,
+    retries: int = 1,
+) -> AsyncIterator[str]:
+    """Yield text deltas as they arrive. Raises EndpointError on failure (see ``before_first_token``)."""
+    stats = stats if stats is not None else StreamStats()
+    started = time.monotonic()
+    attempt = 0
+    while True:
+        try:
+            stream = await _client(endpoint, token_timeout).chat.completions.create(
+                model=endpoint.served_name, messages=messages, stream=True,
+                temperature=temperature, top_p=top_p, max_tokens=max_tokens,
+                stream_options={"include_usage": True},
+            )
+            iterator = stream.__aiter__()
+            first = await asyncio.wait_for(_next_with_text(iterator, stats), timeout=first_token_timeout)
+            break
+        except (openai.APIError, httpx.HTTPError, asyncio.TimeoutError, OSError) as exc:
+            attempt += 1
+            if attempt > retries:
+                raise EndpointError(_describe(exc), before_first_token=True) from exc
+            await asyncio.sleep(0.5 * attempt)
+    if first is None:  # stream ended without any text: a valid, empty answer
+        stats.duration_ms = int((time.monotonic() - started) * 1000)
+        return
+    stats.ttft_ms = int((time.monotonic() - started) * 1000)
+    stats.text_parts.append(first)
+    yield first
+    try:
+        while True:
+            delta = await asyncio.wait_for(_next_with_text(iterator, stats), timeout=token_timeout)
+            if delta is None:
+                break
+            stats.text_parts.append(delta)
+            yield delta
+    except (openai.APIError, httpx.HTTPError, asyncio.TimeoutError, OSError) as exc:
+        raise EndpointError(_describe(exc), before_first_token=False) from exc
+    finally:
+        stats.duration_ms = int((time.monotonic() - started) * 1000)
+
+
+async def _next_with_text(iterator, stats: StreamStats) -> str | None:
+    """Advance to the next chunk that carries text; None at the end of the stream."""
+    async for chunk in iterator:
+        if chunk.usage is not None:
+            stats.completion_tokens = chunk.usage.completion_tokens
+        if not chunk.choices:
+            continue
+        choice = chunk.choices[0]
+        if choice.finish_reason:
+            stats.finish_reason = choice.finish_reason
+        text = choice.delta.content if choice.delta else None
+        if text:
+            stats.chunks += 1
+            return text
+    return None
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, asyncio.TimeoutError):
+        return "timed out waiting for the model"
+    if isinstance(exc, openai.APIStatusError):
+        return f"HTTP {exc.status_code}: {str(exc.message)[:300]}"
+    return f"{type(exc).__name__}: {str(exc)[:300]}"

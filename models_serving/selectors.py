@@ -1,0 +1,21 @@
+"""Reads of the model registry."""
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from models_serving.client import Endpoint
+from models_serving.models import ServedModel
+
+
+def available_models() -> QuerySet[ServedModel]:
+    """Models a new battle may draw: active and not known to be unhealthy, with somewhere to call."""
+    return ServedModel.objects.filter(is_active=True).exclude(health=ServedModel.Health.UNHEALTHY)
+
+
+def endpoint_for(model: ServedModel) -> Endpoint:
+    """The OpenAI-compatible endpoint to stream from. A LoRA adapter is reached through its base's server."""
+    base_url = model.endpoint_url
+    if not base_url and model.base_model_id:
+        base_url = model.base_model.endpoint_url
+    served_name = model.served_name or model.public_name
+    return Endpoint(base_url=base_url.rstrip("/"), served_name=served_name, api_key_env=model.api_key_env)

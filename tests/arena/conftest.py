@@ -1,0 +1,87 @@
+"""Arena fixtures: participants, registered models on a fake OpenAI server, WebSocket helpers."""
+from __future__ import annotations
+
+import pytest
+from channels.testing import WebsocketCommunicator
+
+from arena import selectors, services
+from arena.models import ConsentText
+from models_serving.models import ServedModel
+from models_serving.vllm_process import free_port
+from tests.support.fake_openai import FakeOpenAIServer
+
+
+@pytest.fixture(scope="session")
+def fake_openai():
+    server = FakeOpenAIServer(free_port()).start()
+    yield server
+    server.stop()
+
+
+def consent_text() -> ConsentText:
+    """The migration's consent text; transactional tests flush it, so recreate it when missing."""
+    return selectors.active_consent() or ConsentText.objects.create(
+        version="test-v1", text_eu="Onartzen dut.", text_es="Acepto.", text_en="I agree."
+    )
+
+
+def make_participant(username: str = "ane", password: str = "Mendia-2026-pass", **profile):
+    profile = {"basque_level": "C1-C2", "education": "university", **profile}
+    return services.register_participant(
+        username=username, email=f"{username}@example.org", password=password, profile=profile,
+        consent=consent_text(), language="eu",
+    )
+
+
+def register_model(name: str, served_name: str, base_url: str, **fields) -> ServedModel:
+    return ServedModel.objects.create(
+        public_name=name, served_name=served_name, endpoint_url=base_url, kind=ServedModel.Kind.EXTERNAL,
+        **fields,
+    )
+
+
+@pytest.fixture
+def participant(db):
+    return make_participant()
+
+
+@pytest.fixture
+def echo_models(db, fake_openai):
+    return [
+        register_model("Latxa-Proba-Alfa", "echo-alpha", fake_openai.base_url, system_prompt="Zu Alfa zara."),
+        register_model("Latxa-Proba-Beta", "echo-beta", fake_openai.base_url, system_prompt="Zu Beta zara."),
+    ]
+
+
+def session_cookie(user) -> str:
+    """A real logged-in session for ``user``, as the browser would carry it."""
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    return f"sessionid={client.cookies['sessionid'].value}"
+
+
+async def connect(user=None, origin: str = "http://localhost", path: str = "/ws/battle/", cookie: str = ""):
+    """Open a WebSocket through the real ASGI stack: origin check, session and auth middleware."""
+    from channels.db import database_sync_to_async
+
+    from arena.asgi import application
+
+    if user is not None and not cookie:
+        cookie = await database_sync_to_async(session_cookie)(user)
+    headers = [(b"origin", origin.encode()), (b"host", b"localhost")]
+    if cookie:
+        headers.append((b"cookie", cookie.encode()))
+    communicator = WebsocketCommunicator(application, path, headers=headers)
+    connected, code = await communicator.connect()
+    return communicator, connected, code
+
+
+async def collect_turn(communicator, frames: list, timeout: float = 20) -> dict:
+    """Read frames until the turn is done (or an error ends the exchange); return the last frame."""
+    while True:
+        frame = await communicator.receive_json_from(timeout=timeout)
+        frames.append(frame)
+        if frame["type"] == "turn_done" or (frame["type"] == "error" and frame["code"] != "model_failed"):
+            return frame

