@@ -90,9 +90,10 @@ def choose_pair(candidates: Sequence, config=None, rng: random.Random | None = N
     pool = _eligible(candidates)
     if len(pool) < 2:
         raise NotEnoughModels
-    state = _sampling_state() if config is not None else None
-    weights = model_weights(pool, config, state)
     mode = getattr(config, "sampling_mode", "uniform")
+    needs_state = mode == "adaptive" or getattr(config, "boosted_model_id", None)
+    state = _sampling_state() if needs_state else None
+    weights = model_weights(pool, config, state)
     if mode == "adaptive" and state is not None:
         theta = np.array([state["theta"].get(model.pk, 0.0) for model in pool])
         games = _games_matrix(pool, state)

@@ -136,6 +136,12 @@ def run_one(fmt: str, file_type: str, dimension: str, include_flagged: bool) -> 
     if not form.is_valid():
         raise SystemExit(form.error_dict())
     export = Export(form.to_options())
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend = cursor.fetchone()[0]
+    cpu, pg_cpu = time.process_time(), process_cpu(backend)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as work:
         out = Path(work) / export.download_name
@@ -144,6 +150,7 @@ def run_one(fmt: str, file_type: str, dimension: str, include_flagged: bool) -> 
                 handle.write(chunk)
         size = out.stat().st_size
     seconds = time.perf_counter() - started
+    cpu, pg_cpu = time.process_time() - cpu, process_cpu(backend) - pg_cpu
     counts = export.manifest["counts"]
     return {
         "format": fmt, "file_type": file_type, "dimension": dimension, "votes": counts["votes"],
@@ -151,7 +158,16 @@ def run_one(fmt: str, file_type: str, dimension: str, include_flagged: bool) -> 
         "rows_per_s": round(counts["rows"] / seconds),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "output_mb": round(size / 1e6, 1),
+        # The machine is shared: CPU seconds show what the export itself costs, whatever the load.
+        "python_cpu_s": round(cpu, 1), "postgres_cpu_s": round(pg_cpu, 1),
+        "load_avg_1m": round(os.getloadavg()[0], 1),
     }
+
+
+def process_cpu(pid: int) -> float:
+    """user+system CPU seconds of a local process (the PostgreSQL backend serving the export)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> None:

@@ -164,7 +164,10 @@ def build_lm(target: Target, options: RunOptions, kind: str):
         return get_model("local-chat-completions")(base_url=f"{target.base_url}/chat/completions",
                                                    tokenized_requests=False, batch_size=1, **common)
     # Strings, not token ids: vLLM re-tokenizes; lm-eval still needs the tokenizer for context lengths.
-    return get_model("local-completions")(base_url=f"{target.base_url}/completions", tokenized_requests=False,
+    # With a chat template lm-eval only renders it locally when sending token ids (else it would send
+    # the messages as JSON text), so that case sends ids.
+    return get_model("local-completions")(base_url=f"{target.base_url}/completions",
+                                          tokenized_requests=options.apply_chat_template,
                                           batch_size=options.batch_size, **common)
 
 

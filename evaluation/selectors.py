@@ -4,6 +4,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from django.db.models import F
 from django.utils.translation import gettext_lazy as _
 
 from .correlation import correlate
@@ -49,7 +50,8 @@ def benchmark_rows() -> list[BenchmarkRow]:
         BenchmarkScore.objects.filter(run__status=EvaluationRun.Status.SUCCEEDED, benchmark__in=wanted.keys(),
                                       filter="none")
         .select_related("run", "run__served_model")
-        .order_by("run__limit", "-run__finished_at", "-run_id")  # NULL limit (full run) sorts first
+        # Full runs (NULL limit) first on every database, then the newest.
+        .order_by(F("run__limit").asc(nulls_first=True), F("run__finished_at").desc(nulls_last=True), "-run_id")
     )
     rows: dict[str, BenchmarkRow] = {}
     for score in scores:

@@ -91,6 +91,12 @@ class ServedModelAdmin(admin.ModelAdmin):
     # ------------------------------------------------------------ saving
 
     def save_model(self, request, obj, form, change):
+        if obj.kind == ServedModel.Kind.EXTERNAL and {"endpoint_url", "served_name", "api_key_env"} & set(form.changed_data):
+            obj.health, obj.last_error = ServedModel.Health.HEALTHY, ""  # the form just reached it
+        elif obj.kind != ServedModel.Kind.EXTERNAL and (not change or {"is_active", "checkpoint_path", "served_name",
+                                                                      "base_model"} & set(form.changed_data)):
+            # Not drawn into battles until its server answers for it (the serving plan marks it healthy).
+            obj.health, obj.last_error = ServedModel.Health.UNHEALTHY, "waiting for its vLLM server"
         super().save_model(request, obj, form, change)
         # An adapter (de)activated on a base whose server runs: load/unload it now, restarting only if
         # the server cannot load it at run time. Other changes wait for serve_models or "Apply plan".

@@ -141,6 +141,15 @@ class ServedModelAdminForm(forms.ModelForm):
         elif response.status_code != 200:
             self.add_error("endpoint_url", _("%(url)s/models answered HTTP %(code)s.")
                            % {"url": url, "code": response.status_code})
+        else:
+            try:
+                listed = {item["id"] for item in response.json().get("data", [])}
+            except (ValueError, KeyError, TypeError, AttributeError):
+                listed = set()
+            if data["served_name"] not in listed:
+                # The periodic health check requires the same, so this would be unhealthy at once.
+                self.add_error("served_name", _("%(url)s/models does not list %(name)s.")
+                               % {"url": url, "name": data["served_name"]})
         data["endpoint_url"] = url
 
     def _clean_served_name(self, data):

@@ -33,8 +33,10 @@ def fill_served_names() -> None:
 
 
 def models_of(server: ModelServer):
-    """The base of a server and its adapters (active or not)."""
-    return ServedModel.objects.filter(Q(pk=server.base_id) | Q(base_model_id=server.base_id))
+    """The models a server answers for: its base and the adapters it holds (not inactive ones)."""
+    return ServedModel.objects.filter(
+        Q(pk=server.base_id) | Q(base_model_id=server.base_id, served_name__in=list(server.adapters))
+    )
 
 
 def point_models_at(server: ModelServer, plan) -> None:

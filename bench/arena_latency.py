@@ -1,0 +1,214 @@
+"""Arena streaming benchmarks (issue 2), run on demand, not in CI.
+
+1. Time to first token: press "send" over the arena's WebSocket vs calling the vLLM endpoint
+   directly (same prompt, same tiny model), median of N.
+2. Concurrency: how many simultaneous battles one ASGI process relays without errors.
+
+Usage:
+  python bench/arena_latency.py ttft  [--runs 20]
+  python bench/arena_latency.py concurrency [--levels 1,4,16,64,128] [--backend fake|vllm]
+Everything runs on 127.0.0.1 with a throw-away SQLite database.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+WORK = Path(tempfile.mkdtemp(prefix="arena-bench-"))
+os.environ.update({"ARENA_DATA_DIR": str(WORK), "DJANGO_SETTINGS_MODULE": "arena.settings",
+                   "ARENA_PROMPTS_PER_MINUTE": "100000", "HF_HUB_OFFLINE": "1"})
+for name in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL"):
+    os.environ.pop(name, None)
+os.environ["DATABASE_URL"] = f"sqlite:///{WORK / 'bench.sqlite3'}"
+
+import django  # noqa: E402
+
+django.setup()
+from django.core.management import call_command  # noqa: E402
+
+PROMPT = "Kaixo! Zein da Euskal Herriko mendirik altuena?"
+
+
+def start_web(port: int) -> subprocess.Popen:
+    process = subprocess.Popen([sys.executable, "-m", "uvicorn", "arena.asgi:application", "--host", "127.0.0.1",
+                                "--port", str(port), "--log-level", "error"], cwd=ROOT, env=dict(os.environ))
+    import httpx
+
+    for _ in range(200):
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/", timeout=1)
+            return process
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise SystemExit("web server did not start")
+
+
+def participants(count: int) -> list[str]:
+    from django.test import Client
+
+    from tests.arena.conftest import make_participant
+
+    cookies = []
+    for index in range(count):
+        participant = make_participant(f"bench{index}-{time.monotonic_ns()}")
+        client = Client()
+        client.force_login(participant.user)
+        cookies.append(f"sessionid={client.cookies['sessionid'].value}")
+    return cookies
+
+
+async def arena_turn(port: int, cookie: str, prompt: str) -> tuple[float, float, bool]:
+    """(seconds to first delta, seconds to turn_done, ok) for one battle turn over the WebSocket."""
+    import json
+
+    import websockets
+
+    async with websockets.connect(f"ws://127.0.0.1:{port}/ws/battle/", origin="http://127.0.0.1",
+                                  additional_headers={"Cookie": cookie}, max_size=None) as socket:
+        started = time.perf_counter()
+        await socket.send(json.dumps({"type": "prompt", "text": prompt}))
+        first = None
+        while True:
+            frame = json.loads(await asyncio.wait_for(socket.recv(), timeout=300))
+            if frame["type"] == "delta" and first is None:
+                first = time.perf_counter() - started
+            if frame["type"] == "turn_done":
+                return first or float("nan"), time.perf_counter() - started, frame["can_vote"]
+            if frame["type"] == "error":
+                return first or float("nan"), time.perf_counter() - started, False
+
+
+async def direct_ttft(base_url: str, served_name: str, prompt: str) -> float:
+    from models_serving.client import Endpoint, StreamStats, stream_chat
+
+    stats = StreamStats()
+    async for _ in stream_chat(Endpoint(base_url, served_name), [{"role": "user", "content": prompt}],
+                               temperature=0.9, top_p=0.95, max_tokens=32, stats=stats):
+        pass
+    return stats.ttft_ms / 1000
+
+
+def register(base_url: str, served_name: str, max_tokens: int) -> None:
+    from models_serving.models import ServedModel
+
+    for name in ("bench-a", "bench-b"):
+        ServedModel.objects.update_or_create(public_name=name, defaults={
+            "served_name": served_name, "endpoint_url": base_url, "max_tokens": max_tokens})
+
+
+def start_vllm():
+    from models_serving.vllm_process import VLLMServer, VLLMServerSpec
+    from tests.support.tiny_models import build_tiny_llama
+
+    model_dir = build_tiny_llama(WORK / "tiny-llama")
+    server = VLLMServer(VLLMServerSpec(model=str(model_dir), served_name="tiny-llama", dtype="float32",
+                                       max_model_len=1024), WORK / "vllm.log").start()
+    print(f"vLLM ready in {server.wait_healthy(timeout=900):.0f} s", flush=True)
+    return server
+
+
+def start_fake():
+    from models_serving.vllm_process import free_port
+
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-c", (
+        "import uvicorn; from tests.support.fake_openai import make_app; "
+        f"uvicorn.run(make_app(), host='127.0.0.1', port={port}, log_level='error')")], cwd=ROOT)
+    import httpx
+
+    for _ in range(100):
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
+            return process, f"http://127.0.0.1:{port}/v1"
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise SystemExit("fake server did not start")
+
+
+def bench_ttft(runs: int) -> None:
+    from models_serving.vllm_process import free_port
+
+    server = start_vllm()
+    port = free_port()
+    web = None
+    try:
+        register(server.base_url, "tiny-llama", 32)
+        cookie = participants(1)[0]
+        web = start_web(port)
+        arena, direct = [], []
+        for _ in range(runs + 2):  # two warm-up rounds each
+            direct.append(asyncio.run(direct_ttft(server.base_url, "tiny-llama", PROMPT)))
+            arena.append(asyncio.run(arena_turn(port, cookie, PROMPT))[0])
+        arena, direct = arena[2:], direct[2:]
+        print(f"TTFT median of {runs}: arena {statistics.median(arena) * 1000:.1f} ms, "
+              f"direct {statistics.median(direct) * 1000:.1f} ms, "
+              f"overhead {(statistics.median(arena) - statistics.median(direct)) * 1000:.1f} ms")
+    finally:
+        if web:
+            web.terminate()
+        server.stop()
+
+
+def bench_concurrency(levels: list[int], backend: str) -> None:
+    from models_serving.vllm_process import free_port
+
+    if backend == "vllm":
+        server = start_vllm()
+        base_url, served, stop = server.base_url, "tiny-llama", server.stop
+    else:
+        process, base_url = start_fake()
+        served, stop = "echo-bench", process.terminate
+    port = free_port()
+    web = None
+    try:
+        register(base_url, served, 64)
+        cookies = participants(max(levels))
+        web = start_web(port)
+        for level in levels:
+            async def run_level():
+                return await asyncio.gather(*[arena_turn(port, cookies[i], PROMPT) for i in range(level)],
+                                            return_exceptions=True)
+
+            started = time.perf_counter()
+            results = asyncio.run(run_level())
+            wall = time.perf_counter() - started
+            ok = [r for r in results if not isinstance(r, BaseException) and r[2]]
+            errors = len(results) - len(ok)
+            ttfts = [r[0] for r in ok]
+            print(f"{level:4d} concurrent battles ({backend}): {len(ok)} ok, {errors} errors, wall {wall:.2f} s, "
+                  f"median TTFT {statistics.median(ttfts) * 1000 if ttfts else float('nan'):.0f} ms", flush=True)
+            if errors:
+                break
+    finally:
+        if web:
+            web.terminate()
+        stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="what", required=True)
+    ttft = sub.add_parser("ttft")
+    ttft.add_argument("--runs", type=int, default=20)
+    conc = sub.add_parser("concurrency")
+    conc.add_argument("--levels", default="1,8,32,64,128,256")
+    conc.add_argument("--backend", choices=["fake", "vllm"], default="fake")
+    args = parser.parse_args()
+    call_command("migrate", verbosity=0)
+    if args.what == "ttft":
+        bench_ttft(args.runs)
+    else:
+        bench_concurrency([int(x) for x in args.levels.split(",")], args.backend)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,303 @@
+"""Leaderboard benchmark: 1,000,000 votes over 21 models in PostgreSQL.
+
+Creates a separate database (default ``arena_bench``), migrates it, loads the votes with COPY,
+then times
+
+* ours: ``arena.ranking.build_leaderboard`` from the database: one SQL GROUP BY, choix point fit,
+  vectorised multinomial bootstrap (1000 rounds) + analytic intervals, for all 3 dimensions;
+* a baseline reproducing FastChat's published method (``elo_analysis.py``: load the battles
+  into pandas, collapse them to unique (A, B, outcome) rows, fit BT with scipy L-BFGS, 100
+  multinomial bootstrap rounds, each fitted separately in a process pool), same data, same
+  dimensions;
+
+checks that both give the same ratings (within 0.5 points) and drops the database afterwards.
+
+    python bench/leaderboard_bench.py                 # 1M votes, keeps nothing
+    python bench/leaderboard_bench.py --votes 200000 --keep
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import math
+import multiprocessing as mp
+import os
+import statistics
+import sys
+import time
+import uuid
+from functools import partial
+
+import numpy as np
+import pandas as pd
+import psycopg
+from scipy.optimize import minimize
+from scipy.special import expit
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+SERVER = "postgres://postgres@127.0.0.1:5432"
+DIMENSIONS = ("overall", "content", "language")
+
+
+# ------------------------------------------------------------------ database set-up
+
+def create_database(name: str) -> None:
+    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def drop_database(name: str) -> None:
+    from django.db import connections
+
+    connections.close_all()
+    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def setup_django(name: str) -> None:
+    os.environ["DATABASE_URL"] = f"{SERVER}/{name}"
+    os.environ.pop("REDIS_URL", None)  # the bench measures computation, not a shared cache
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "arena.settings")
+    os.environ.setdefault("DJANGO_LOG_LEVEL", "WARNING")
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", verbosity=0)
+
+
+def outcomes(rng, gap: np.ndarray, tie_rate: float = 0.3) -> np.ndarray:
+    """Side-A outcome codes 0 = A, 1 = tie, 2 = B with E[A + ½ tie] = σ(gap)."""
+    p = expit(gap)
+    tie = 2 * tie_rate * np.minimum(p, 1 - p)
+    u = rng.random(len(gap))
+    return np.where(u < tie, 1, np.where(u < tie + p - tie / 2, 0, 2))
+
+
+def load_votes(votes: int, n_models: int, seed: int) -> dict:
+    """21 models, 2,000 participants, ``votes`` voted battles over 180 days, 3% flagged; COPY in."""
+    from django.db import connection
+    from django.utils import timezone
+
+    from arena.models import Participant
+    from models_serving.models import ServedModel
+
+    rng = np.random.default_rng(seed)
+    models = [ServedModel.objects.create(public_name=f"bench-model-{k:02d}", health="healthy") for k in range(n_models)]
+    levels = [c for c, _ in Participant.BasqueLevel.choices]
+    educations = [c for c, _ in Participant.Education.choices]
+    people = Participant.objects.bulk_create([
+        Participant(basque_level=levels[k % len(levels)], education=educations[k % len(educations)],
+                    consent_version="bench", consented_at=timezone.now())
+        for k in range(2000)
+    ])
+    model_ids = np.array([m.pk for m in models])
+    person_ids = np.array([p.pk for p in people])
+    person_level = np.array([p.basque_level for p in people])
+    person_edu = np.array([p.education for p in people])
+
+    truth = {
+        "overall": rng.normal(0, 150 / (400 / math.log(10)), n_models),
+    }
+    truth["content"] = truth["overall"] + rng.normal(0, 0.2, n_models)
+    truth["language"] = truth["overall"] + rng.normal(0, 0.4, n_models)
+
+    a = rng.integers(0, n_models, votes)
+    b = (a + rng.integers(1, n_models, votes)) % n_models
+    codes = {dim: outcomes(rng, truth[dim][a] - truth[dim][b]) for dim in DIMENSIONS}
+    overall_labels = np.array(["A", "tie", "B"], dtype=object)[codes["overall"]]
+    both_bad = (codes["overall"] == 1) & (rng.random(votes) < 0.3)
+    overall_labels[both_bad] = "both_bad"
+    who = rng.integers(0, len(people), votes)
+    start = pd.Timestamp("2026-05-01", tz="UTC")
+    when = start + pd.to_timedelta(np.sort(rng.random(votes)) * 180 * 86400, unit="s")
+    flagged = rng.random(votes) < 0.03
+    reasons = np.where(rng.random(votes) < 0.5, '["too_short"]', '["identity_leak"]')
+    battle_ids = [str(uuid.UUID(bytes=rng.bytes(16), version=4)) for _ in range(votes)]
+    side = np.array(["A", "tie", "B"], dtype=object)
+    chunk = 200_000
+    with connection.cursor() as cursor:
+        raw = cursor.connection
+        for lo in range(0, votes, chunk):
+            hi = min(votes, lo + chunk)
+            stamps = when[lo:hi].strftime("%Y-%m-%d %H:%M:%S.%f+00")
+            battles = pd.DataFrame({
+                "id": battle_ids[lo:hi], "participant_id": person_ids[who[lo:hi]],
+                "model_a_id": model_ids[a[lo:hi]], "model_b_id": model_ids[b[lo:hi]], "status": "voted",
+                "snapshot_a": "{}", "snapshot_b": "{}", "failure_reason": "", "created_at": stamps, "updated_at": stamps,
+            })
+            vote_rows = pd.DataFrame({
+                "battle_id": battle_ids[lo:hi], "participant_id": person_ids[who[lo:hi]],
+                "content": side[codes["content"][lo:hi]], "language": side[codes["language"][lo:hi]],
+                "overall": overall_labels[lo:hi], "basque_level": person_level[who[lo:hi]],
+                "education": person_edu[who[lo:hi]], "excluded": np.where(flagged[lo:hi], "t", "f"),
+                "exclusion_reasons": np.where(flagged[lo:hi], reasons[lo:hi], "[]"), "created_at": stamps,
+            })
+            for table, frame in (("arena_battle", battles), ("arena_vote", vote_rows)):
+                buffer = io.StringIO()
+                frame.to_csv(buffer, index=False, header=False)
+                with raw.cursor().copy(
+                    f"COPY {table} ({', '.join(frame.columns)}) FROM STDIN WITH (FORMAT csv, NULL '\\N')"
+                ) as copy:
+                    copy.write(buffer.getvalue())
+        cursor.execute("VACUUM ANALYZE arena_battle")
+        cursor.execute("VACUUM ANALYZE arena_vote")
+    return {"models": models, "truth": truth}
+
+
+# ------------------------------------------------------------------ FastChat baseline
+
+def preprocess_for_bt(df: pd.DataFrame):
+    """FastChat ``preprocess_for_bt``: unique (A, B, outcome) rows with their counts."""
+    n_rows = len(df)
+    model_indices, models = pd.factorize(pd.concat([df["model_a"], df["model_b"]]))
+    matchups = np.column_stack([model_indices[:n_rows], model_indices[n_rows:]])
+    schedule = np.full((n_rows, 3), fill_value=1, dtype=np.int32)
+    schedule[:, [0, 1]] = matchups
+    schedule[df["winner"].to_numpy() == "model_a", 2] = 2
+    schedule[df["winner"].to_numpy() == "model_b", 2] = 0
+    matchups_outcomes, weights = np.unique(schedule, return_counts=True, axis=0)
+    matchups = matchups_outcomes[:, [0, 1]]
+    outcomes_ = matchups_outcomes[:, 2].astype(np.float64) / 2.0
+    return matchups, outcomes_, models, weights.astype(np.float64)
+
+
+def bt_loss_and_grad(ratings, matchups, outcomes_, weights, alpha=1.0):
+    matchup_ratings = ratings[matchups]
+    logits = alpha * (matchup_ratings[:, 0] - matchup_ratings[:, 1])
+    probs = expit(logits)
+    loss = -((np.log(probs) * outcomes_ + np.log(1.0 - probs) * (1.0 - outcomes_)) * weights).sum()
+    matchups_grads = -alpha * (outcomes_ - probs) * weights
+    model_grad = np.zeros_like(ratings)
+    np.add.at(model_grad, matchups[:, [0, 1]], matchups_grads[:, None] * np.array([1.0, -1.0], dtype=np.float64))
+    return loss, model_grad
+
+
+def fit_bt(matchups, outcomes_, weights, n_models, alpha, tol=1e-6):
+    result = minimize(fun=bt_loss_and_grad, x0=np.zeros(n_models), args=(matchups, outcomes_, weights, alpha),
+                      jac=True, method="L-BFGS-B", options={"maxiter": 100, "gtol": tol})
+    return result["x"]
+
+
+def compute_bt(df, base=10.0, scale=400.0, init_rating=1000, tol=1e-6):
+    matchups, outcomes_, models, weights = preprocess_for_bt(df)
+    ratings = fit_bt(matchups, outcomes_, weights, len(models), math.log(base), tol)
+    return pd.Series(ratings * scale + init_rating, index=models)
+
+
+def compute_bootstrap_bt(df, num_round, base=10.0, scale=400.0, init_rating=1000.0, tol=1e-6, pool=None):
+    matchups, outcomes_, models, weights = preprocess_for_bt(df)
+    rng = np.random.default_rng(seed=0)
+    idxs = rng.multinomial(n=len(df), pvals=weights / weights.sum(), size=num_round)
+    boot_weights = idxs.astype(np.float64) / len(df)
+    bt_fn = partial(fit_bt, matchups, outcomes_, n_models=len(models), alpha=np.log(base), tol=tol)
+    results = list(pool.imap_unordered(bt_fn, boot_weights)) if pool else [bt_fn(w) for w in boot_weights]
+    return pd.DataFrame(np.array(results) * scale + init_rating, columns=models)
+
+
+def fastchat_baseline(rounds: int, pool) -> dict[str, pd.Series]:
+    """Load all votes into pandas, then FastChat's BT + bootstrap per dimension."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT ma.public_name, mb.public_name, v.content, v.language, v.overall "
+            "FROM arena_vote v JOIN arena_battle b ON b.id = v.battle_id "
+            "JOIN models_serving_servedmodel ma ON ma.id = b.model_a_id "
+            "JOIN models_serving_servedmodel mb ON mb.id = b.model_b_id WHERE NOT v.excluded"
+        )
+        battles = pd.DataFrame(cursor.fetchall(), columns=["model_a", "model_b", *("content", "language", "overall")])
+    winner_of = {"A": "model_a", "B": "model_b", "tie": "tie", "both_bad": "tie (bothbad)"}
+    out = {}
+    for dim in DIMENSIONS:
+        df = pd.DataFrame({"model_a": battles["model_a"], "model_b": battles["model_b"],
+                           "winner": battles[dim].map(winner_of)})
+        point = compute_bt(df)
+        boot = compute_bootstrap_bt(df, rounds, pool=pool)
+        out[dim] = (point, boot.quantile(0.05), boot.quantile(0.95))
+    return out
+
+
+# ------------------------------------------------------------------ main
+
+def timed(fn, repeat: int) -> tuple[list[float], object]:
+    times, result = [], None
+    for _ in range(repeat):
+        started = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - started)
+    return times, result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--votes", type=int, default=1_000_000)
+    parser.add_argument("--models", type=int, default=21)
+    parser.add_argument("--rounds", type=int, default=1000, help="our bootstrap rounds per dimension")
+    parser.add_argument("--baseline-rounds", type=int, default=100)
+    parser.add_argument("--baseline-processes", type=int, default=os.cpu_count(),
+                        help="FastChat fits bootstrap rounds in a process pool (0: in-process)")
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--database", default="arena_bench")
+    parser.add_argument("--keep", action="store_true", help="keep the database (reuse with --reuse)")
+    parser.add_argument("--reuse", action="store_true", help="use an existing loaded database")
+    args = parser.parse_args()
+
+    if not args.reuse:
+        create_database(args.database)
+    try:
+        setup_django(args.database)
+        from arena.ranking import VoteFilters, build_leaderboard
+        from arena.ranking.counts import count_votes
+
+        if not args.reuse:
+            started = time.perf_counter()
+            load_votes(args.votes, args.models, seed=1)
+            print(f"loaded {args.votes:,} votes over {args.models} models with COPY in {time.perf_counter() - started:.1f} s")
+        from arena.models import Vote
+
+        total = Vote.objects.count()
+        print(f"votes in database: {total:,} ({Vote.objects.filter(excluded=True).count():,} flagged, left out)")
+
+        sql_times, _ = timed(lambda: count_votes(VoteFilters()), args.repeat)
+        ours_times, board = timed(lambda: build_leaderboard(VoteFilters(), rounds=args.rounds), args.repeat)
+        print(f"ours: SQL GROUP BY alone  min {min(sql_times):.3f} s  median {statistics.median(sql_times):.3f} s")
+        print(f"ours: full leaderboard (3 dims x {args.rounds} bootstrap rounds + analytic CIs) "
+              f"min {min(ours_times):.3f} s  median {statistics.median(ours_times):.3f} s  "
+              f"(all runs: {', '.join(f'{t:.3f}' for t in ours_times)})")
+
+        pool = mp.get_context("fork").Pool(args.baseline_processes) if args.baseline_processes else None
+        try:
+            base_times, baseline = timed(lambda: fastchat_baseline(args.baseline_rounds, pool), max(1, args.repeat // 2))
+        finally:
+            if pool:
+                pool.close()
+                pool.join()
+        print(f"FastChat baseline (pandas + L-BFGS, {args.baseline_rounds} bootstrap rounds, "
+              f"{args.baseline_processes or 1} process(es)) min {min(base_times):.3f} s  "
+              f"median {statistics.median(base_times):.3f} s")
+        print(f"speed-up (min/min): {min(base_times) / min(ours_times):.1f}x, "
+              f"(median/median): {statistics.median(base_times) / statistics.median(ours_times):.1f}x")
+
+        worst = 0.0
+        for dim in DIMENSIONS:
+            ours = {s.name: s for s in board.boards[dim].scores}
+            point, lower, upper = baseline[dim]
+            diffs = [abs(ours[name].rating - point[name]) for name in point.index]
+            width_ours = np.mean([s.intervals[("bootstrap", 0.9)][1] - s.intervals[("bootstrap", 0.9)][0] for s in ours.values()])
+            width_base = float((upper - lower).mean())
+            worst = max(worst, max(diffs))
+            print(f"  {dim:8s}: max |ours - FastChat| rating = {max(diffs):.4f}; mean 90% CI width "
+                  f"ours {width_ours:.2f} vs FastChat {width_base:.2f}")
+        print(f"ratings agree within {worst:.4f} points ({'OK' if worst < 0.5 else 'FAIL'} at 0.5)")
+    finally:
+        if not args.keep:
+            drop_database(args.database)
+            print(f"dropped database {args.database}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,183 @@
+"""Vote quality checks: identity leaks, too-short battles, the daily cap and the judge SPRT."""
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pytest
+from django.core.cache import cache
+from django.utils import timezone
+
+from arena import quality
+from arena.models import ArenaConfig, Battle, Vote
+from arena.ranking import cache as ranking_cache
+from tests.arena.test_ranking_data import add_answers, add_votes, bt_outcomes, make_models, make_voter
+
+LONG = "Euskara hizkuntza zaharra da eta oso ederra; milaka urte ditu."
+
+
+@pytest.fixture(autouse=True)
+def eager_celery():
+    """Run tasks in-process even when a broker is configured (CI sets REDIS_URL)."""
+    from arena.celery import app
+
+    before = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = before
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    keys = [ranking_cache.GENERATION_KEY, ranking_cache.DIRTY_KEY, ranking_cache.THROTTLE_KEY,
+            ranking_cache.SAMPLING_STATE_KEY]
+    cache.delete_many(keys)
+    yield
+    cache.delete_many(keys)
+
+
+def voted_battle(model_a, model_b, answer_a=LONG, answer_b=LONG, participant=None, overall="A") -> Vote:
+    vote = add_votes([(model_a, model_b, overall, overall, overall)], participant=participant)[0]
+    add_answers(vote.battle, answer_a, answer_b)
+    return vote
+
+
+def test_identity_pattern_matches_whole_words_case_insensitively():
+    pattern = quality.identity_pattern("Latxa\nHiTZ Zentroa\n\nC++\n")
+    assert pattern.search("Ni LATXA naiz, HiTZ zentroak sortua.")
+    assert pattern.search("Idatzita dago C++ lengoaian.")
+    assert not pattern.search("Latxagoa da hau")  # part of a longer word
+    assert not pattern.search("ezlatxa")
+    assert quality.identity_pattern("\n  \n") is None
+
+
+@pytest.mark.django_db
+def test_identity_leak_flags_only_a_model_naming_itself():
+    latxa, other = make_models(2)
+    latxa.identity_terms = "Latxa\nHiTZ"
+    latxa.save()
+    self_naming = voted_battle(latxa, other, answer_a="Kaixo! Latxa naiz, HiTZek entrenatua. " + LONG)
+    naming_the_rival = voted_battle(other, latxa, answer_a="Latxa eredua ezagutzen dut. " + LONG)
+    assert "identity_leak" in quality.check_vote(self_naming.pk)
+    assert "identity_leak" not in quality.check_vote(naming_the_rival.pk)
+    self_naming.refresh_from_db()
+    assert self_naming.excluded and self_naming.exclusion_reasons == ["identity_leak"]
+
+
+@pytest.mark.django_db
+def test_too_short_uses_the_configured_minimum_per_side():
+    config = ArenaConfig.current()
+    config.min_answer_chars = 30
+    config.save()
+    m1, m2 = make_models(2)
+    short = voted_battle(m1, m2, answer_b="Bai.")
+    fine = voted_battle(m1, m2)
+    assert quality.check_vote(short.pk) == ["too_short"]
+    assert quality.check_vote(fine.pk) == []
+    config.min_answer_chars = 2
+    config.save()
+    assert quality.check_vote(short.pk) == []  # re-checking removes a flag that no longer applies
+
+
+@pytest.mark.django_db
+def test_daily_cap_flags_votes_beyond_the_cap_on_the_same_local_day():
+    config = ArenaConfig.current()
+    config.daily_vote_cap = 3
+    config.save()
+    m1, m2 = make_models(2)
+    voter = make_voter()
+    day = timezone.make_aware(dt.datetime(2026, 3, 2, 10, 0))
+    votes = []
+    for k in range(5):
+        vote = voted_battle(m1, m2, participant=voter)
+        Vote.objects.filter(pk=vote.pk).update(created_at=day + dt.timedelta(minutes=k))
+        votes.append(vote)
+    next_day = voted_battle(m1, m2, participant=voter)
+    Vote.objects.filter(pk=next_day.pk).update(created_at=day + dt.timedelta(days=1))
+    flags = [quality.check_vote(v.pk) for v in [*votes, next_day]]
+    assert [("daily_cap" in f) for f in flags] == [False, False, False, True, True, False]
+
+
+@pytest.mark.django_db
+def test_other_reason_codes_and_manual_exclusions_are_kept():
+    m1, m2 = make_models(2)
+    vote = voted_battle(m1, m2, answer_a="ez")
+    Vote.objects.filter(pk=vote.pk).update(excluded=True, exclusion_reasons=["manual"])
+    assert quality.check_vote(vote.pk) == ["manual", "too_short"]
+    Battle.objects.get(pk=vote.battle_id).messages.filter(side="A").update(content=LONG)
+    assert quality.check_vote(vote.pk) == ["manual"]
+    vote.refresh_from_db()
+    assert vote.excluded
+
+
+def test_sprt_separates_honest_from_random_and_contrarian_judges():
+    rng = np.random.default_rng(42)
+    n = 10
+    strengths = rng.normal(0, 1.0, n)
+    theta = dict(enumerate(strengths))
+
+    def judge(kind: str, votes: int = 150):
+        a = rng.integers(0, n, votes)
+        b = (a + rng.integers(1, n, votes)) % n
+        if kind == "honest":
+            choices = bt_outcomes(strengths, a, b, rng)
+        elif kind == "random":
+            choices = list(rng.choice(["A", "B", "tie"], votes, p=[0.45, 0.45, 0.1]))
+        else:  # contrarian: votes against the better model
+            choices = ["B" if c == "A" else "A" if c == "B" else c for c in bt_outcomes(strengths, a, b, rng)]
+        return quality.sequential_judge_test(list(zip(a.tolist(), b.tolist(), choices)), theta)
+
+    honest = [judge("honest").flagged for _ in range(200)]
+    random_clickers = [judge("random").flagged for _ in range(100)]
+    contrarians = [judge("contrarian") for _ in range(50)]
+    assert np.mean(honest) <= 0.03
+    assert np.mean(random_clickers) >= 0.8
+    assert all(t.flagged for t in contrarians)
+    assert np.mean([t.decisive_votes for t in contrarians]) < 25  # caught quickly
+
+
+def test_sprt_needs_a_minimum_number_of_votes():
+    theta = {1: 2.0, 2: -2.0}
+    upsets = [(1, 2, "B")] * (quality.SPRT_MIN_VOTES - 1)
+    assert not quality.sequential_judge_test(upsets, theta).flagged
+    assert quality.sequential_judge_test(upsets + [(1, 2, "B")], theta).flagged
+
+
+@pytest.mark.django_db
+def test_judge_outlier_flags_all_votes_of_a_contrarian_participant():
+    models = make_models(6)
+    rng = np.random.default_rng(7)
+    strengths = np.linspace(-1.5, 1.5, 6)
+    honest = make_voter()
+    a = rng.integers(0, 6, 600)
+    b = (a + rng.integers(1, 6, 600)) % 6
+    outcomes = bt_outcomes(strengths, a, b, rng)
+    add_votes([(models[x], models[y], o, o, o) for x, y, o in zip(a, b, outcomes)], participant=honest)
+    contrarian = make_voter()
+    pairs = [(models[5], models[0]), (models[4], models[1])] * 10
+    their_votes = add_votes([(x, y, "B", "B", "B") for x, y in pairs], participant=contrarian)
+    result = quality.check_judge(contrarian.pk)  # fits the leaderboard first (no cached fit yet)
+    assert result.flagged
+    assert set(Vote.objects.filter(participant=contrarian).values_list("excluded", flat=True)) == {True}
+    assert all(v.exclusion_reasons == ["judge_outlier"] for v in Vote.objects.filter(pk__in=[v.pk for v in their_votes]))
+    assert not quality.check_judge(honest.pk).flagged
+    assert not Vote.objects.filter(participant=honest, excluded=True).exists()
+
+
+@pytest.mark.django_db
+def test_casting_a_vote_runs_the_checks_and_refreshes_the_leaderboard(django_capture_on_commit_callbacks):
+    from arena import ranking, services
+
+    latxa, other = make_models(2)
+    latxa.identity_terms = "Latxa"
+    latxa.save()
+    voter = make_voter()
+    battle = Battle.objects.create(participant=voter, model_a=latxa, model_b=other, status=Battle.Status.READY)
+    add_answers(battle, "Latxa naiz. " + LONG, LONG)
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        vote = services.cast_vote(battle.pk, voter, content="A", language="A", overall="A")
+    assert len(callbacks) == 1
+    vote.refresh_from_db()
+    assert vote.excluded and vote.exclusion_reasons == ["identity_leak"]
+    board = ranking.get_leaderboard(ranking.VoteFilters())
+    assert board.excluded_total == 1 and board.excluded_by_reason == {"identity_leak": 1}
