@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from arena.models import ArenaConfig, Battle, ConsentText, Message, Participant, Vote
 
@@ -48,9 +49,35 @@ class BattleAdmin(admin.ModelAdmin):
 
 @admin.register(Vote)
 class VoteAdmin(admin.ModelAdmin):
-    list_display = ("battle", "overall", "content", "language", "basque_level", "excluded", "exclusion_reasons", "created_at")
-    list_filter = ("excluded", "overall", "basque_level", "education")
-    readonly_fields = ("battle", "participant", "content", "language", "overall", "basque_level", "education", "created_at")
+    list_display = ("battle", "model_a", "model_b", "overall", "content", "language", "basque_level", "excluded",
+                    "exclusion_reasons", "created_at")
+    list_filter = ("excluded", "overall", "basque_level", "education", "model_a", "model_b")
+    readonly_fields = ("battle", "participant", "model_a", "model_b", "content", "language", "overall",
+                       "basque_level", "education", "excluded", "exclusion_reasons", "created_at")
+    actions = ["recheck_quality", "exclude_manually", "include_manually"]
+
+    @admin.action(description=_("Re-run the vote-quality checks"))
+    def recheck_quality(self, request, queryset):
+        from arena.tasks import recheck_votes
+
+        recheck_votes.delay(list(queryset.values_list("pk", flat=True)))
+        self.message_user(request, _("Quality checks queued for %(n)d votes.") % {"n": queryset.count()})
+
+    @admin.action(description=_("Exclude from rankings (manual)"))
+    def exclude_manually(self, request, queryset):
+        self._set_manual(queryset, True)
+
+    @admin.action(description=_("Remove the manual exclusion"))
+    def include_manually(self, request, queryset):
+        self._set_manual(queryset, False)
+
+    def _set_manual(self, queryset, present: bool):
+        # The automatic checks own their reason codes and keep "manual" untouched.
+        from arena.quality import set_reason
+        from arena.ranking import mark_stale
+
+        set_reason(list(queryset.values_list("pk", flat=True)), "manual", present)
+        mark_stale()
 
     def has_add_permission(self, request):
         return False

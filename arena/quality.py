@@ -142,7 +142,7 @@ def check_judge(participant_id: int, theta: dict[int, float] | None = None) -> J
         .values_list("pk", "battle__model_a_id", "battle__model_b_id", "overall")
     )
     result = sequential_judge_test([(a, b, choice) for _pk, a, b, choice in votes], theta)
-    _set_reason([pk for pk, *_ in votes], JUDGE_OUTLIER, result.flagged)
+    set_reason([pk for pk, *_ in votes], JUDGE_OUTLIER, result.flagged)
     return result
 
 
@@ -151,9 +151,9 @@ def check_vote(vote_id: int, config: ArenaConfig | None = None) -> list[str]:
     config = config or ArenaConfig.current()
     vote = Vote.objects.select_related("battle__model_a", "battle__model_b").get(pk=vote_id)
     answers = _answers_by_side(vote.battle)
-    _set_reason([vote.pk], IDENTITY_LEAK, has_identity_leak(vote.battle, answers))
-    _set_reason([vote.pk], TOO_SHORT, is_too_short(vote.battle, config.min_answer_chars, answers))
-    _set_reason([vote.pk], DAILY_CAP, is_over_daily_cap(vote, config.daily_vote_cap))
+    set_reason([vote.pk], IDENTITY_LEAK, has_identity_leak(vote.battle, answers))
+    set_reason([vote.pk], TOO_SHORT, is_too_short(vote.battle, config.min_answer_chars, answers))
+    set_reason([vote.pk], DAILY_CAP, is_over_daily_cap(vote, config.daily_vote_cap))
     check_judge(vote.participant_id)
     return list(Vote.objects.values_list("exclusion_reasons", flat=True).get(pk=vote.pk))
 
@@ -166,9 +166,9 @@ def recheck_votes(vote_ids) -> int:
     checked = 0
     for vote in Vote.objects.filter(pk__in=list(vote_ids)).select_related("battle__model_a", "battle__model_b"):
         answers = _answers_by_side(vote.battle)
-        _set_reason([vote.pk], IDENTITY_LEAK, has_identity_leak(vote.battle, answers))
-        _set_reason([vote.pk], TOO_SHORT, is_too_short(vote.battle, config.min_answer_chars, answers))
-        _set_reason([vote.pk], DAILY_CAP, is_over_daily_cap(vote, config.daily_vote_cap))
+        set_reason([vote.pk], IDENTITY_LEAK, has_identity_leak(vote.battle, answers))
+        set_reason([vote.pk], TOO_SHORT, is_too_short(vote.battle, config.min_answer_chars, answers))
+        set_reason([vote.pk], DAILY_CAP, is_over_daily_cap(vote, config.daily_vote_cap))
         participants.add(vote.participant_id)
         checked += 1
     for participant_id in participants:
@@ -176,7 +176,7 @@ def recheck_votes(vote_ids) -> int:
     return checked
 
 
-def _set_reason(vote_ids: list[int], reason: str, present: bool) -> None:
+def set_reason(vote_ids: list[int], reason: str, present: bool) -> None:
     """Add or remove one reason code on these votes, keeping every other code as it is."""
     if not vote_ids:
         return

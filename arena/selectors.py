@@ -1,7 +1,7 @@
 """Reads for the arena's pages and consumer."""
 from __future__ import annotations
 
-from django.db.models import Count, Q
+from django.db.models import Q
 
 from arena.models import Battle, ConsentText, Message, Participant, Vote
 
@@ -94,20 +94,8 @@ def participant_data(participant: Participant) -> dict:
     }
 
 
-def win_rates() -> list[dict]:
-    """Placeholder ranking by overall win rate (ties and 'both bad' count as half a win)."""
-    from models_serving.models import ServedModel
+def leaderboard_scores(dimension: str = "overall") -> dict[str, float]:
+    """Bradley–Terry scores by public name (the evaluation app correlates benchmarks with these)."""
+    from arena import ranking
 
-    rows = []
-    for model in ServedModel.objects.all():
-        as_a = Vote.objects.filter(battle__model_a=model, excluded=False).aggregate(
-            n=Count("id"), wins=Count("id", filter=Q(overall="A")), ties=Count("id", filter=Q(overall__in=["tie", "both_bad"]))
-        )
-        as_b = Vote.objects.filter(battle__model_b=model, excluded=False).aggregate(
-            n=Count("id"), wins=Count("id", filter=Q(overall="B")), ties=Count("id", filter=Q(overall__in=["tie", "both_bad"]))
-        )
-        n = as_a["n"] + as_b["n"]
-        if n:
-            rate = (as_a["wins"] + as_b["wins"] + 0.5 * (as_a["ties"] + as_b["ties"])) / n
-            rows.append({"name": model.public_name, "votes": n, "win_rate": rate})
-    return sorted(rows, key=lambda row: -row["win_rate"])
+    return ranking.leaderboard_scores(dimension)

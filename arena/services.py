@@ -179,13 +179,14 @@ def cast_vote(battle_id, participant: Participant, *, content: str, language: st
             if battle.status != Battle.Status.READY:
                 raise ArenaError("not_ready", _("This battle cannot be voted."))
             vote = Vote.objects.create(
-                battle=battle, participant=participant, content=content, language=language, overall=overall,
+                battle=battle, participant=participant, model_a_id=battle.model_a_id, model_b_id=battle.model_b_id,
+                content=content, language=language, overall=overall,
                 basque_level=participant.basque_level, education=participant.education,
             )
             battle.status = Battle.Status.VOTED
             battle.save(update_fields=["status", "updated_at"])
             # Quality flags + leaderboard refresh (issue #4), only once the vote is really stored.
-            from arena.tasks import process_vote  # local: tasks -> ranking -> models would be circular
+            from arena.tasks import process_vote  # local: keeps numpy/scipy/choix out of importing services
             transaction.on_commit(lambda: process_vote.delay(vote.pk), robust=True)
     except IntegrityError:
         # Two submits raced past the status check on a database without row locks (SQLite).

@@ -106,6 +106,9 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # Tests use a file, like the embedded default, so threads see real SQLite locking (not shared-cache).
     # One file per test process: concurrent test runs must not share it.
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / f"test-db-{os.getpid()}.sqlite3")}
+else:
+    # A test database per test process, so concurrent test runs on one server don't collide.
+    DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default'].get('NAME') or 'arena'}_{os.getpid()}"}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
@@ -123,7 +126,7 @@ else:
 
 # Celery: eager (in-process) unless a broker is configured.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", REDIS_URL or "memory://")
-CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND", REDIS_URL or None)
+CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND", REDIS_URL or "cache+memory://")
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", not (REDIS_URL or os.environ.get("CELERY_BROKER_URL")))
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_SERIALIZER = "json"
@@ -170,6 +173,13 @@ ARENA = {
     # Secret salt for participant hashes in exports (same salt -> same hash across exports).
     "EXPORT_SALT": os.environ.get("ARENA_EXPORT_SALT", "" if PRODUCTION else "dev-only-export-salt"),
     "DATASET_LICENSE": os.environ.get("ARENA_DATASET_LICENSE", "cc-by-nc-sa-4.0"),
+    # Leaderboard: recompute at most this often after new votes; bootstrap rounds; seed; BT pseudo-count.
+    "LEADERBOARD_REFRESH_SECONDS": env_int("ARENA_LEADERBOARD_REFRESH_SECONDS", 30),
+    "LEADERBOARD_BOOTSTRAP_ROUNDS": env_int("ARENA_LEADERBOARD_BOOTSTRAP_ROUNDS", 1000),
+    "LEADERBOARD_SEED": env_int("ARENA_LEADERBOARD_SEED", 20260),
+    "LEADERBOARD_PSEUDO_COUNT": float(os.environ.get("ARENA_LEADERBOARD_PSEUDO_COUNT", "0.01")),
+    # A boosted new model is drawn more often until it has this many votes.
+    "BOOST_UNTIL_VOTES": env_int("ARENA_BOOST_UNTIL_VOTES", 500),
 }
 
 if PRODUCTION:

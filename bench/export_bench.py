@@ -110,12 +110,12 @@ def load(votes: int, seed: int = 5) -> None:
                         copy.write_row((battle_ids[i], turn, "assistant", side, answer, "stop", "", 0, times[i]))
         choices, overall = ["A", "B", "tie"], ["A", "B", "tie", "both_bad"]
         reasons = ["too_fast", "daily_cap", "identity_leak"]
-        with cur.copy("COPY arena_vote (battle_id, participant_id, content, language, overall, basque_level, "
-                      "education, excluded, exclusion_reasons, created_at) FROM STDIN") as copy:
+        with cur.copy("COPY arena_vote (battle_id, participant_id, model_a_id, model_b_id, content, language, "
+                      "overall, basque_level, education, excluded, exclusion_reasons, created_at) FROM STDIN") as copy:
             for i in range(votes):
                 flagged = rng.random() < 0.1
                 owner = owners[i]
-                copy.write_row((battle_ids[i], owner[0], rng.choice(choices), rng.choice(choices),
+                copy.write_row((battle_ids[i], owner[0], pairs[i][0].pk, pairs[i][1].pk, rng.choice(choices), rng.choice(choices),
                                 rng.choice(overall), owner[1], owner[2], flagged,
                                 json.dumps([rng.choice(reasons)] if flagged else []),
                                 times[i] + dt.timedelta(seconds=20)))

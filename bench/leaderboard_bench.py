@@ -131,6 +131,7 @@ def load_votes(votes: int, n_models: int, seed: int) -> dict:
             })
             vote_rows = pd.DataFrame({
                 "battle_id": battle_ids[lo:hi], "participant_id": person_ids[who[lo:hi]],
+                "model_a_id": model_ids[a[lo:hi]], "model_b_id": model_ids[b[lo:hi]],
                 "content": side[codes["content"][lo:hi]], "language": side[codes["language"][lo:hi]],
                 "overall": overall_labels[lo:hi], "basque_level": person_level[who[lo:hi]],
                 "education": person_edu[who[lo:hi]], "excluded": np.where(flagged[lo:hi], "t", "f"),
@@ -205,9 +206,9 @@ def fastchat_baseline(rounds: int, pool) -> dict[str, pd.Series]:
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT ma.public_name, mb.public_name, v.content, v.language, v.overall "
-            "FROM arena_vote v JOIN arena_battle b ON b.id = v.battle_id "
-            "JOIN models_serving_servedmodel ma ON ma.id = b.model_a_id "
-            "JOIN models_serving_servedmodel mb ON mb.id = b.model_b_id WHERE NOT v.excluded"
+            "FROM arena_vote v "
+            "JOIN models_serving_servedmodel ma ON ma.id = v.model_a_id "
+            "JOIN models_serving_servedmodel mb ON mb.id = v.model_b_id WHERE NOT v.excluded"
         )
         battles = pd.DataFrame(cursor.fetchall(), columns=["model_a", "model_b", *("content", "language", "overall")])
     winner_of = {"A": "model_a", "B": "model_b", "tie": "tie", "both_bad": "tie (bothbad)"}
@@ -241,6 +242,7 @@ def main() -> None:
     parser.add_argument("--baseline-processes", type=int, default=os.cpu_count(),
                         help="FastChat fits bootstrap rounds in a process pool (0: in-process)")
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--skip-baseline", action="store_true", help="time ours only")
     parser.add_argument("--database", default="arena_bench")
     parser.add_argument("--keep", action="store_true", help="keep the database (reuse with --reuse)")
     parser.add_argument("--reuse", action="store_true", help="use an existing loaded database")
@@ -262,13 +264,21 @@ def main() -> None:
         total = Vote.objects.count()
         print(f"votes in database: {total:,} ({Vote.objects.filter(excluded=True).count():,} flagged, left out)")
 
-        sql_times, _ = timed(lambda: count_votes(VoteFilters()), args.repeat)
+        from arena.ranking.board import leaderboard_from_counts, ranking_settings
+
+        sql_times, counted = timed(lambda: count_votes(VoteFilters()), args.repeat)
+        knobs = {**ranking_settings(), "rounds": args.rounds}
+        fit_times, _ = timed(lambda: leaderboard_from_counts(counted, VoteFilters(), True, **knobs), args.repeat)
         ours_times, board = timed(lambda: build_leaderboard(VoteFilters(), rounds=args.rounds), args.repeat)
         print(f"ours: SQL GROUP BY alone  min {min(sql_times):.3f} s  median {statistics.median(sql_times):.3f} s")
+        print(f"ours: fits + intervals alone (from counts)  min {min(fit_times):.3f} s  "
+              f"median {statistics.median(fit_times):.3f} s")
         print(f"ours: full leaderboard (3 dims x {args.rounds} bootstrap rounds + analytic CIs) "
               f"min {min(ours_times):.3f} s  median {statistics.median(ours_times):.3f} s  "
               f"(all runs: {', '.join(f'{t:.3f}' for t in ours_times)})")
 
+        if args.skip_baseline:
+            return
         pool = mp.get_context("fork").Pool(args.baseline_processes) if args.baseline_processes else None
         try:
             base_times, baseline = timed(lambda: fastchat_baseline(args.baseline_rounds, pool), max(1, args.repeat // 2))

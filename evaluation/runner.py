@@ -249,11 +249,24 @@ def run_evaluation(target: Target, options: RunOptions, progress: Progress | Non
         samples.update(result.pop("samples", {}) or {})
         _merge(merged, _json_safe(result))
     progress(0.96, "collecting scores")
+    check_item_counts(merged)
     scores = extract_scores(merged)
     n_items = sum(s.n_samples or 0 for s in _one_per_task(scores) if not s.is_group)
     merged["evaluation"] = {"steps": steps, "seconds": seconds, "n_items": n_items, "versions": versions}
     return Outcome(scores=scores, results=merged, samples=samples, n_items=n_items, seconds=seconds,
                    versions=versions)
+
+
+def check_item_counts(results: dict) -> None:
+    """lm-eval saw every item of each offline data file (a truncated or filtered file is an error)."""
+    if not any(suites.is_local(task) for task in results.get("n-samples") or {}):
+        return
+    expected = suites.expected_item_counts()
+    for task, counts in (results.get("n-samples") or {}).items():
+        if task in expected and counts.get("original") != expected[task]:
+            raise EvaluationError(
+                f"{task}: lm-eval loaded {counts.get('original')} items but the data file has {expected[task]}"
+            )
 
 
 _MERGED_KEYS = ("results", "groups", "group_subtasks", "configs", "versions", "n-shot", "higher_is_better",

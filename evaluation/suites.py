@@ -116,7 +116,8 @@ def expected_item_counts(data_dir: Path | None = None) -> dict[str, int]:
 def _fingerprint(data_dir: Path) -> str:
     digest = hashlib.sha256()
     for path in sorted(TEMPLATES_DIR.iterdir()):
-        digest.update(path.name.encode() + path.read_bytes())
+        if path.is_file() and path.suffix != ".pyc":
+            digest.update(path.name.encode() + path.read_bytes())
     for bench in BENCHMARKS:
         stat = _data_path(bench.data_file, data_dir).stat()
         digest.update(f"{data_dir}/{bench.data_file}:{stat.st_size}:{stat.st_mtime_ns}".encode())

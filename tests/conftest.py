@@ -43,3 +43,21 @@ def vllm_tiny_server(tiny_llama_dir, tmp_path_factory):
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(autouse=True)
+def celery_eager(request):
+    """Tasks run in-process in tests (as in the embedded default) unless a test asks for a real worker.
+
+    With REDIS_URL set (CI) the app would otherwise queue tasks to Redis with no worker to run them;
+    tests/arena/test_celery_worker.py runs a real worker against the configured broker instead.
+    """
+    from arena.celery import app
+
+    if request.node.get_closest_marker("celery_worker"):
+        yield
+        return
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = previous

@@ -21,7 +21,7 @@ from pathlib import Path
 from django.conf import settings
 
 from .card import dataset_card
-from .formats import ROW_BUILDERS, SCHEMAS
+from .formats import ROW_BUILDERS, arrow_schema
 from .hashing import ParticipantHasher, export_salt
 from .manifest import FLAGS_NAME, MANIFEST_NAME, ExportStats, build_manifest
 from .jsonio import dumps
@@ -123,7 +123,7 @@ class Export:
                 files = {}
                 with bundle.open(info, "w", force_zip64=True) as entry:
                     data = HashingStream(entry)
-                    writer = open_writer(self.options.file_type, data, SCHEMAS[self.options.format])
+                    writer = open_writer(self.options.file_type, data, self.options.format)
                     try:
                         for rows in self.iter_rows(flags):
                             writer.write_rows(rows)
@@ -173,7 +173,7 @@ class Export:
         import datasets  # heavy import, only for this file type
 
         folder = Path(folder)
-        schema = SCHEMAS[self.options.format]
+        schema = arrow_schema(self.options.format)
         with tempfile.TemporaryDirectory(dir=folder.parent) as work:
             parquet_path, flags_path = Path(work) / "data.parquet", Path(work) / FLAGS_NAME
             # Parquet intermediate: written by the same streaming writer, read back by datasets in batches,

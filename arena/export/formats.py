@@ -4,8 +4,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterator
 
-import pyarrow as pa
-
 from .source import VoteRecord
 
 # Stored choice -> the public datasets' winner labels.
@@ -103,22 +101,23 @@ ROW_BUILDERS: dict[str, Callable[[VoteRecord, str], Iterator[dict]]] = {
     "dpo": dpo_rows,
 }
 
-_MESSAGES = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
-SCHEMAS: dict[str, pa.Schema] = {
-    "ebaluatoia": pa.schema([
-        ("id", pa.string()), ("username", pa.string()), ("user_language", pa.string()),
-        ("user_education", pa.string()), ("timestamp", pa.string()), ("model_a", pa.string()),
-        ("model_b", pa.string()), ("conv_a", _MESSAGES), ("conv_b", _MESSAGES), ("winner", pa.string()),
-        ("winner_content", pa.string()), ("winner_language", pa.string()),
-    ]),
-    "lmsys": pa.schema([
-        ("question_id", pa.string()), ("model_a", pa.string()), ("model_b", pa.string()),
-        ("winner", pa.string()), ("judge", pa.string()), ("conversation_a", _MESSAGES),
-        ("conversation_b", _MESSAGES), ("turn", pa.int64()), ("anony", pa.bool_()),
-        ("language", pa.string()), ("tstamp", pa.float64()),
-    ]),
-    "dpo": pa.schema([
-        ("id", pa.string()), ("prompt", _MESSAGES), ("chosen", _MESSAGES), ("rejected", _MESSAGES),
-        ("dimension", pa.string()), ("margin", pa.float64()),
-    ]),
-}
+
+def arrow_schema(name: str):
+    """The Arrow schema of a format (Parquet and HF exports). pyarrow is imported only here: it adds
+    ~60 MB to a JSONL export that never needs it."""
+    import pyarrow as pa
+
+    messages = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
+    columns = {
+        "ebaluatoia": ["id", "username", "user_language", "user_education", "timestamp", "model_a", "model_b",
+                       "conv_a", "conv_b", "winner", "winner_content", "winner_language"],
+        "lmsys": ["question_id", "model_a", "model_b", "winner", "judge", "conversation_a", "conversation_b", "turn",
+                  "anony", "language", "tstamp"],
+        "dpo": ["id", "prompt", "chosen", "rejected", "dimension", "margin"],
+    }[name]
+    types = {
+        "conv_a": messages, "conv_b": messages, "conversation_a": messages, "conversation_b": messages,
+        "prompt": messages, "chosen": messages, "rejected": messages,
+        "turn": pa.int64(), "anony": pa.bool_(), "tstamp": pa.float64(), "margin": pa.float64(),
+    }
+    return pa.schema([(column, types.get(column, pa.string())) for column in columns])

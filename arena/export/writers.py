@@ -4,9 +4,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-
+from .formats import arrow_schema
 from .jsonio import dumps, gzip_writer
 
 PARQUET_ROW_GROUP = 20_000
@@ -69,7 +67,9 @@ class JsonlWriter:
 class ParquetWriter:
     """Row groups of ``PARQUET_ROW_GROUP`` rows with an explicit schema (so an empty export is valid too)."""
 
-    def __init__(self, stream, schema: pa.Schema):
+    def __init__(self, stream, schema):
+        import pyarrow.parquet as pq  # only Parquet/HF exports pay for pyarrow
+
         self._schema = schema
         self._writer = pq.ParquetWriter(stream, schema, compression="zstd")
         self._pending: list[dict] = []
@@ -81,6 +81,8 @@ class ParquetWriter:
 
     def _flush(self) -> None:
         if self._pending:
+            import pyarrow as pa
+
             self._writer.write_table(pa.Table.from_pylist(self._pending, schema=self._schema))
             self._pending = []
 
@@ -95,11 +97,11 @@ class ParquetWriter:
             self._writer.close()
 
 
-def open_writer(file_type: str, stream, schema: pa.Schema):
+def open_writer(file_type: str, stream, schema_name: str):
     if file_type in ("jsonl", "jsonl.gz"):
         return JsonlWriter(stream, compress=file_type == "jsonl.gz")
     if file_type in ("parquet", "hf"):  # the HF folder is built from a Parquet intermediate
-        return ParquetWriter(stream, schema)
+        return ParquetWriter(stream, arrow_schema(schema_name))
     raise ValueError(f"unknown file type {file_type!r}")
 
 

@@ -77,7 +77,7 @@ def count_votes(filters: VoteFilters, both_bad_as_tie: bool = True) -> VoteCount
     """One GROUP BY over the filtered votes gives all three dimensions at once."""
     query = (
         Vote.objects.filter(filters.as_q())
-        .values_list("battle__model_a_id", "battle__model_b_id", "content", "language", "overall")
+        .values_list("model_a_id", "model_b_id", "content", "language", "overall")
         .annotate(n=Count("pk"))
         .order_by()
     )

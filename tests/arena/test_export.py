@@ -72,7 +72,8 @@ def make_vote(participant, model_a, model_b, turns, content, language, overall, 
     if status != "voted":
         return battle
     vote = Vote.objects.create(
-        battle=battle, participant=participant, content=content, language=language, overall=overall,
+        battle=battle, participant=participant, model_a=model_a, model_b=model_b,
+        content=content, language=language, overall=overall,
         basque_level=participant.basque_level, education=participant.education,
         excluded=bool(reasons), exclusion_reasons=list(reasons),
     )

@@ -31,7 +31,8 @@ def add_votes(rows, participant: Participant | None = None, when: dt.datetime | 
         Battle(participant=participant, model_a=a, model_b=b, status=Battle.Status.VOTED) for a, b, *_ in rows
     ])
     votes = Vote.objects.bulk_create([
-        Vote(battle=battle, participant=participant, content=content, language=language, overall=overall,
+        Vote(battle=battle, participant=participant, model_a_id=battle.model_a_id, model_b_id=battle.model_b_id,
+             content=content, language=language, overall=overall,
              basque_level=participant.basque_level, education=participant.education,
              excluded=excluded, exclusion_reasons=list(reasons or []))
         for battle, (_a, _b, content, language, overall) in zip(battles, rows)

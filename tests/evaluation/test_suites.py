@@ -89,3 +89,12 @@ def test_suite_and_task_resolution():
     assert suites.canonical_name("eus_exams_eu_osakidetza1e_local") == "eus_exams_eu_osakidetza1e"
     with pytest.raises(EvaluationError, match="unknown suite"):
         suites.resolve_tasks("klingon", None)
+
+
+def test_run_refuses_results_whose_item_count_differs_from_the_data_file():
+    from evaluation.runner import check_item_counts
+
+    counts = suites.expected_item_counts()
+    check_item_counts({"n-samples": {"qnlieu_local": {"original": counts["qnlieu_local"], "effective": 5}}})
+    with pytest.raises(EvaluationError, match="qnlieu_local: lm-eval loaded 237 items but the data file has 238"):
+        check_item_counts({"n-samples": {"qnlieu_local": {"original": 237, "effective": 5}}})

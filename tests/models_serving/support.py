@@ -13,7 +13,6 @@ def build_long_talker(tiny_llama_dir: Path, out_dir: Path) -> Path:
     the server, and benchmark answers all have the same length. The other output rows are scaled up
     so the zeroed rows' logit (0) sits far below the best token's.
     """
-    import torch
     from safetensors.torch import load_file, save_file
 
     out_dir = Path(out_dir)

@@ -71,8 +71,8 @@ def stack(checkpoints, django_db_setup, django_db_blocker, tmp_path_factory, lis
 
 
 def snapshot(base) -> list[tuple[type, dict]]:
-    rows = [(ServedModel, row) for row in ServedModel.objects.filter(Q(pk=base.pk) | Q(base_model=base))
-            .order_by("base_model_id", "pk").values()]
+    models = ServedModel.objects.filter(Q(pk=base.pk) | Q(base_model=base)).values()
+    rows = [(ServedModel, row) for row in sorted(models, key=lambda row: (row["base_model_id"] is not None, row["id"]))]
     return rows + [(ModelServer, row) for row in ModelServer.objects.filter(base=base).values()]
 
 

@@ -34,7 +34,7 @@ class Command(BaseCommand):
         parser.add_argument("--max-model-len", type=int, default=None)
         parser.add_argument("--gpu-memory-utilization", type=float, default=None)
         parser.add_argument("--tensor-parallel-size", type=int, default=None)
-        parser.add_argument("--extra-args", default=None, help='extra vLLM flags, e.g. "--enforce-eager"')
+        parser.add_argument("--extra-args", default=None, help='extra vLLM flags, e.g. --extra-args="--enforce-eager"')
 
     def handle(self, *args, **options):
         defaults = ServingDefaults.from_settings(
