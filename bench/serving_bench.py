@@ -83,6 +83,7 @@ def start_time(model_kwargs: dict, label: str) -> tuple[object, float]:
     model = ServedModel.objects.create(**model_kwargs)
     report = launcher.apply_plan(base_ids=[model.pk])
     server = ModelServer.objects.get(base=model)
+    model.refresh_from_db()  # endpoint_url and served_name were written by the launcher
     if server.status != "running":
         raise SystemExit(f"{label}: server did not start:\n" + "\n".join(report.lines()) + "\n" + server.last_error)
     return model, server.start_seconds
@@ -100,6 +101,7 @@ def main() -> None:
     setup_django(workdir)
     from models_serving import launcher, tasks
     from models_serving.models import ModelServer, ServedModel
+    from models_serving.selectors import endpoint_for
     from tests.models_serving.support import build_long_talker, build_lora_adapter
     from tests.support.tiny_models import build_tiny_llama
 
@@ -125,12 +127,13 @@ def main() -> None:
         ServedModel.objects.filter(pk=adapter2.pk).update(is_active=True)
         lines = tasks.apply_serving_plan.delay(wait=False, base_ids=[base.pk]).get()
         adapter2.refresh_from_db()
-        first = asyncio.run(stream_once(__import__("models_serving.selectors", fromlist=["x"]).endpoint_for(adapter2), 4))
+        first = asyncio.run(stream_once(endpoint_for(adapter2), 4))
         results["activate_to_answer_s"] = round(time.monotonic() - started, 2)
         results["activate_lines"] = lines
         results["activate_first_answer_ttft_ms"] = first["ttft_ms"]
 
         # 3. throughput on the tiny model.
+        base.refresh_from_db()
         results["tiny_throughput"] = throughput(base, args.max_tokens)
         launcher.stop_all()
 

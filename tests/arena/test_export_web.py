@@ -29,7 +29,8 @@ def client_for(username: str, *, researcher: bool) -> Client:
     user = get_user_model().objects.create_user(username=username)  # force_login: no password to hash
     if researcher:
         user.groups.add(researchers_group())
-    client = Client(HTTP_ACCEPT_LANGUAGE="en")
+    client = Client()
+    client.cookies["arena_language"] = "en"  # the site's language cookie (Basque is the default)
     client.force_login(user)
     return client
 

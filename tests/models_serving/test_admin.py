@@ -218,3 +218,18 @@ def test_changelist_shows_live_figures_and_server_log(admin_client, tmp_path, db
     log_page = admin_client.get(reverse("admin:models_serving_modelserver_log", args=[server.pk])).content.decode()
     assert "Application startup complete." in log_page
     assert admin_client.get(reverse("admin:models_serving_modelserver_changelist")).status_code == 200
+
+
+def test_stopping_a_recorded_server_never_signals_a_recycled_pid(admin_client, db):
+    import os
+
+    base = ServedModel.objects.create(public_name="Alfa", kind="vllm_base", checkpoint_path="/x", health="healthy")
+    # The recorded pid now belongs to another process (this test run): it must survive the stop.
+    server = ModelServer.objects.create(base=base, served_name="alfa", port=8123, pid=os.getpid(),
+                                        hostname=socket.gethostname(), status="running")
+    response = admin_client.post(reverse("admin:models_serving_modelserver_changelist"),
+                                 {"action": "stop_servers", "_selected_action": [server.pk]}, follow=True)
+    assert "Stopped alfa." in [str(m) for m in response.context["messages"]]
+    server.refresh_from_db()
+    base.refresh_from_db()
+    assert server.status == "stopped" and base.health == "unhealthy"

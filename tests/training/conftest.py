@@ -6,7 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.training.helpers import BASQUE_QA, conversation, make_recipe, write_jsonl
+from tests.training.helpers import BASQUE_QA, conversation, make_recipe, single_thread, write_jsonl
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    with single_thread():
+        yield
 
 
 @pytest.fixture(scope="session")
@@ -33,8 +39,10 @@ def data_dir(tmp_path_factory, shared_data) -> Path:
 def lora_run(tiny_llama_dir, data_dir, tmp_path_factory):
     from training.trainer import run_training
 
-    recipe = make_recipe(tiny_llama_dir, data_dir, tmp_path_factory.mktemp("runs") / "lora", method="lora", epochs=3)
-    return run_training(recipe, progress=False)
+    recipe = make_recipe(tiny_llama_dir, data_dir, tmp_path_factory.mktemp("runs") / "lora", method="lora", learning_rate=3e-3,
+                         epochs=3)
+    with single_thread():
+        return run_training(recipe, progress=False)
 
 
 @pytest.fixture(scope="session")
@@ -43,4 +51,5 @@ def full_run(tiny_llama_dir, data_dir, tmp_path_factory):
 
     recipe = make_recipe(tiny_llama_dir, data_dir, tmp_path_factory.mktemp("runs") / "full", method="full",
                          learning_rate=1e-3, epochs=3)
-    return run_training(recipe, progress=False)
+    with single_thread():
+        return run_training(recipe, progress=False)

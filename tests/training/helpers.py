@@ -1,8 +1,22 @@
 """Helpers shared by the training tests: data files and tiny recipes."""
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
+
+
+@contextlib.contextmanager
+def single_thread():
+    """On a shared, oversubscribed CPU, torch's 2-thread barriers made tiny steps ~40x slower (measured)."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 BASQUE_QA = [
     ("Zein da Euskal Herriko mendirik altuena?", "Hiru Erregeen Mahaia da, 2.446 metro ditu."),

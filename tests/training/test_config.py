@@ -104,3 +104,14 @@ def test_the_study_grid_ships_with_the_papers_hyperparameters():
 def test_demo_recipe_parses():
     recipe = load_recipe(RECIPES_DIR / "demo.yaml", check_files=False)
     assert recipe.training.method == "lora" and recipe.backbone.kind == "instruct"
+
+
+def test_cli_reports_bad_recipes_without_a_traceback(tmp_path, tiny_llama_dir, data_dir, capsys):
+    from training.__main__ import main
+
+    path = write_recipe(tmp_path, tiny_llama_dir, data_dir, data__sources__1__proportion=0.2)
+    assert main(["train", "--recipe", str(path)]) == 2
+    assert "error: recipe" in capsys.readouterr().err
+    assert main(["train", "--recipe", str(path), "--data.sources.eu.proportion", "0.5", "--training.bogus", "1"]) == 2
+    assert "unknown key(s) training.bogus" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

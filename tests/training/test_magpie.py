@@ -9,7 +9,7 @@ import pytest
 from training.instruction_filters import FilterReport, Item, LanguageIdentifier, drop_exact_duplicates, drop_near_duplicates
 from training.magpie import choose_backend, magpie_prefix, turn_end_markers
 
-from tests.training.helpers import BASQUE_QA, conversation, make_recipe, write_jsonl
+from tests.training.helpers import BASQUE_QA, conversation, make_recipe, single_thread, write_jsonl
 
 
 @pytest.mark.parametrize("system", [None, "Euskaraz idatzi beti."])
@@ -62,7 +62,8 @@ def magpie_model(tiny_llama_dir, data_dir, tmp_path_factory):
     recipe.data.sources[0].paths = [str(qa)]
     recipe.data.sources[0].proportion = 1.0
     recipe.data.total_tokens = None
-    return run_training(recipe, progress=False).output_dir
+    with single_thread():
+        return run_training(recipe, progress=False).output_dir
 
 
 def test_pipeline_samples_filters_and_writes(magpie_model, tmp_path):
@@ -91,13 +92,16 @@ def test_pipeline_samples_filters_and_writes(magpie_model, tmp_path):
     assert filters["exact_duplicate"]["removed"] > 0  # an overfit model repeats its six questions
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(rows) == manifest["written"]
-    known_questions = {q for q, _ in BASQUE_QA} | {"Zer da euskara?"}
+    # An overfit model can only say what it learnt: its questions, its answers, or the translator's output.
+    learnt = {text for pair in BASQUE_QA for text in pair} | {"Zer da euskara?"}
     for row in rows:
         user, assistant = row["messages"]
         assert user["role"] == "user" and assistant["role"] == "assistant" and assistant["content"]
         assert "<|im" not in user["content"] + assistant["content"]
         assert row["language"] == "eu"
-        assert user["content"] in known_questions or row.get("original_instruction")
+        assert user["content"] in learnt
+        if row.get("original_instruction"):
+            assert row["original_instruction"] in translated and user["content"] == "Zer da euskara?"
     assert json.loads((tmp_path / "eu.jsonl.manifest.json").read_text())["written"] == len(rows)
 
 
