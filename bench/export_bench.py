@@ -176,7 +176,7 @@ def main() -> None:
     parser.add_argument("--db", default="arena_export_bench")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument("--reuse", action="store_true", help="use the existing database as loaded")
-    parser.add_argument("--only", help="e.g. ebaluatoia:jsonl.gz (default: every format)")
+    parser.add_argument("--only", help="e.g. ebaluatoia:jsonl.gz,dpo:hf (default: every format)")
     parser.add_argument("--include-flagged", action="store_true")
     parser.add_argument("--load-only", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--run-one", nargs=3, metavar=("FORMAT", "FILE_TYPE", "DIMENSION"), help=argparse.SUPPRESS)
@@ -197,7 +197,7 @@ def main() -> None:
         admin(f'CREATE DATABASE "{args.db}"')
         subprocess.run([sys.executable, __file__, "--db", args.db, "--votes", str(args.votes), "--load-only"],
                        check=True, env=os.environ, cwd=ROOT)
-    runs = [r for r in RUNS if not args.only or f"{r[0]}:{r[1]}" == args.only]
+    runs = [r for r in RUNS if not args.only or f"{r[0]}:{r[1]}" in args.only.split(",")]
     try:
         for fmt, file_type, dimension in runs:
             command = [sys.executable, __file__, "--db", args.db, "--run-one", fmt, file_type, dimension]

@@ -68,7 +68,9 @@ class Export:
 
     def __init__(self, options: ExportOptions, *, chunk_size: int | None = None):
         self.options = options
-        self.chunk_size = chunk_size or DEFAULT_CHUNK_SIZE
+        # Parquet/HF carry pyarrow (~65 MB) and Arrow buffers: half-size chunks keep them under ~300 MB.
+        arrow = options.file_type in ("parquet", "hf")
+        self.chunk_size = chunk_size or max(1, DEFAULT_CHUNK_SIZE // 2 if arrow else DEFAULT_CHUNK_SIZE)
         self.salt = export_salt()  # fails here, before any byte is sent, if the server has no salt
         self.stats = ExportStats()
         self.started_at = dt.datetime.now(dt.UTC)

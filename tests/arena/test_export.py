@@ -16,6 +16,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.test import override_settings
+from django.utils import translation
 
 from arena import services
 from arena.export import Export, ExportForm
@@ -362,7 +363,7 @@ def test_command_writes_the_bundle_atomically(arena_data, tmp_path):
     ],
 )
 def test_command_rejects_bad_options_clearly(arena_data, tmp_path, options, message):
-    with pytest.raises(CommandError, match=message):
+    with translation.override("en"), pytest.raises(CommandError, match=message):
         call_command("export_votes", output=str(tmp_path / "x.zip"), **options)
     assert list(tmp_path.iterdir()) == []
 

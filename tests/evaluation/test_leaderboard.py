@@ -48,12 +48,18 @@ def test_rows_use_headline_metrics_average_and_prefer_full_runs():
     assert selectors.benchmark_averages() == {"Latxa": pytest.approx(0.5)}
 
 
+def _vote_models(model_a, model_b):
+    """Newer arena schemas copy the battle's models onto the vote; older ones do not."""
+    fields = {f.name for f in Vote._meta.get_fields()}
+    return {"model_a": model_a, "model_b": model_b} if {"model_a", "model_b"} <= fields else {}
+
+
 def _battle_votes(participant, model_a, model_b, choices):
     for content, language, overall in choices:
         battle = Battle.objects.create(participant=participant, model_a=model_a, model_b=model_b,
                                        status=Battle.Status.VOTED)
         Vote.objects.create(battle=battle, participant=participant, content=content, language=language,
-                            overall=overall)
+                            overall=overall, **_vote_models(model_a, model_b))
 
 
 def test_vote_win_rates_and_correlation_per_dimension():
@@ -66,7 +72,7 @@ def test_vote_win_rates_and_correlation_per_dimension():
     _battle_votes(participant, a, c, [("A", "A", "tie")])
     excluded = Battle.objects.create(participant=participant, model_a=c, model_b=a, status=Battle.Status.VOTED)
     Vote.objects.create(battle=excluded, participant=participant, content="A", language="A", overall="A",
-                        excluded=True)
+                        excluded=True, **_vote_models(c, a))
     content = selectors.vote_win_rates("content")
     assert content == {"A-model": 1.0, "B-model": pytest.approx(1 / 3), "C-model": 0.0}
     assert selectors.vote_win_rates("overall")["A-model"] == pytest.approx((1 + 0.5 + 0.5) / 3)
@@ -88,7 +94,6 @@ def test_arena_hook_is_used_when_the_arena_provides_it(monkeypatch):
 
 @pytest.fixture
 def benchmarks_url(settings):
-    settings.ROOT_URLCONF = "tests.evaluation.urls"
     settings.LANGUAGE_CODE = "en"  # the assertions read English strings
     return "/benchmarks/"
 
