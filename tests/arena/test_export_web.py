@@ -42,6 +42,7 @@ def researcher(arena_data):  # noqa: F811
 
 def test_page_needs_login_and_the_export_permission(arena_data):  # noqa: F811
     anonymous = Client()
+    anonymous.cookies["arena_language"] = "en"
     assert anonymous.get(PAGE).status_code == 302
     response = anonymous.get(DOWNLOAD, {"format": "ebaluatoia"})
     assert response.status_code == 403 and "permission" in response.json()["error"]

@@ -18,6 +18,13 @@ from tests.models_serving.support import fake_adapter, fake_full_checkpoint
 ADD_URL = reverse("admin:models_serving_servedmodel_add")
 
 
+@pytest.fixture(autouse=True)
+def english_admin(request, settings):
+    """The admin speaks Basque by default; these tests read its English messages."""
+    if "admin_client" in request.fixturenames:
+        request.getfixturevalue("admin_client").cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+
+
 def form(**fields) -> dict:
     data = {"public_name": "Latxa Proba", "kind": "vllm_base", "temperature": "0.7", "top_p": "0.9",
             "max_tokens": "256", "arena_weight": "1", "is_active": "on"}
