@@ -132,7 +132,13 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE = {
+    # Unhealthy models leave new battles at once and come back when this check passes again.
+    "models-serving-health": {
+        "task": "models_serving.check_health",
+        "schedule": float(os.environ.get("ARENA_HEALTH_INTERVAL", "30")),
+    },
+}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

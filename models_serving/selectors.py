@@ -1,15 +1,18 @@
 """Reads of the model registry."""
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from models_serving.client import Endpoint
 from models_serving.models import ServedModel
 
 
 def available_models() -> QuerySet[ServedModel]:
-    """Models a new battle may draw: active and not known to be unhealthy, with somewhere to call."""
-    return ServedModel.objects.filter(is_active=True).exclude(health=ServedModel.Health.UNHEALTHY)
+    """Models a new battle may draw: active, not known to be unhealthy, and with an endpoint to call
+    (their own, or their base server's for a LoRA adapter)."""
+    reachable = ~Q(endpoint_url="") | (Q(base_model__isnull=False) & ~Q(base_model__endpoint_url=""))
+    return (ServedModel.objects.filter(is_active=True).filter(reachable)
+            .exclude(health=ServedModel.Health.UNHEALTHY).select_related("base_model"))
 
 
 def endpoint_for(model: ServedModel) -> Endpoint:

@@ -25,8 +25,7 @@ from models_serving.models import ModelServer, ServedModel
 from models_serving.selectors import available_models, endpoint_for
 from tests.models_serving.support import build_long_talker, build_lora_adapter
 
-# serialized_rollback: the flush after each test must not lose the migrations' seed rows (consent text).
-pytestmark = [pytest.mark.vllm, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.vllm, pytest.mark.django_db(transaction=True)]
 TIMINGS: dict[str, float] = {}
 
 

@@ -18,6 +18,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from arena import selectors, services
+from models_serving.health import check_all
 from models_serving.models import ServedModel
 from models_serving.vllm_process import VLLMServer, VLLMServerSpec
 
@@ -73,8 +74,14 @@ class Command(BaseCommand):
                 f"ready: open {url}  (log in as {options['username']} / {options['password']}; Ctrl-C to stop)"
             ))
             signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
+            # No Celery beat in the embedded default: re-check health here so a model that failed once
+            # comes back into battles when it answers again.
+            next_check = time.monotonic() + settings.CELERY_BEAT_SCHEDULE["models-serving-health"]["schedule"]
             while web.poll() is None and model_server.process.poll() is None:
                 time.sleep(1)
+                if time.monotonic() >= next_check:
+                    check_all()
+                    next_check = time.monotonic() + settings.CELERY_BEAT_SCHEDULE["models-serving-health"]["schedule"]
         except KeyboardInterrupt:
             pass
         finally:
