@@ -85,3 +85,17 @@ async def collect_turn(communicator, frames: list, timeout: float = 20) -> dict:
         frames.append(frame)
         if frame["type"] == "turn_done" or (frame["type"] == "error" and frame["code"] != "model_failed"):
             return frame
+
+
+@pytest.fixture
+def fresh_ranking_cache():
+    """Empty the leaderboard's cache keys before and after a test."""
+    from django.core.cache import cache
+
+    from arena.ranking import cache as ranking_cache
+
+    keys = [ranking_cache.GENERATION_KEY, ranking_cache.DIRTY_KEY, ranking_cache.THROTTLE_KEY,
+            ranking_cache.SAMPLING_STATE_KEY]
+    cache.delete_many(keys)
+    yield
+    cache.delete_many(keys)

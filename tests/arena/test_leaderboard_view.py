@@ -14,17 +14,6 @@ URL = reverse("arena:leaderboard")
 
 
 @pytest.fixture(autouse=True)
-def eager_celery():
-    """Run tasks in-process even when a broker is configured (CI sets REDIS_URL)."""
-    from arena.celery import app
-
-    before = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = before
-
-
-@pytest.fixture(autouse=True)
 def quick_and_clean(settings):
     settings.ARENA = {**settings.ARENA, "LEADERBOARD_BOOTSTRAP_ROUNDS": 100}
     keys = [ranking_cache.GENERATION_KEY, ranking_cache.DIRTY_KEY, ranking_cache.THROTTLE_KEY,

@@ -17,23 +17,8 @@ LONG = "Euskara hizkuntza zaharra da eta oso ederra; milaka urte ditu."
 
 
 @pytest.fixture(autouse=True)
-def eager_celery():
-    """Run tasks in-process even when a broker is configured (CI sets REDIS_URL)."""
-    from arena.celery import app
-
-    before = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = before
-
-
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    keys = [ranking_cache.GENERATION_KEY, ranking_cache.DIRTY_KEY, ranking_cache.THROTTLE_KEY,
-            ranking_cache.SAMPLING_STATE_KEY]
-    cache.delete_many(keys)
-    yield
-    cache.delete_many(keys)
+def fresh_cache(fresh_ranking_cache):
+    """The leaderboard cache is per process; each test starts from an empty one."""
 
 
 def voted_battle(model_a, model_b, answer_a=LONG, answer_b=LONG, participant=None, overall="A") -> Vote:
