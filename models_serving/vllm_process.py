@@ -17,6 +17,9 @@ from pathlib import Path
 import httpx
 
 
+ENGINE_FAILURE_MARKERS = (b"EngineCore failed to start", b"WorkerProc initialization failed")
+
+
 class ServerStartError(RuntimeError):
     """The server exited or never became healthy; the message carries the log tail."""
 
@@ -198,8 +201,19 @@ class VLLMServer:
                 )
             if self.is_healthy():
                 return time.monotonic() - started
+            if self.engine_failed():
+                raise ServerStartError(f"vLLM engine failed to start:\n{self.log_tail()}")
             time.sleep(poll)
         raise ServerStartError(f"vLLM server not healthy after {timeout:.0f}s:\n{self.log_tail()}")
+
+    def engine_failed(self) -> bool:
+        """The engine core can die while the API process lingers without ever turning healthy."""
+        try:
+            with self.log_path.open("rb") as log:
+                log.seek(max(0, self.log_path.stat().st_size - 65536))
+                return any(marker in log.read() for marker in ENGINE_FAILURE_MARKERS)
+        except OSError:
+            return False
 
     def stop(self, timeout: float = 20.0) -> None:
         if self.process is None or self.process.poll() is not None:

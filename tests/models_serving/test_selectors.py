@@ -17,3 +17,23 @@ def test_available_models_need_activity_health_and_an_endpoint():
     assert {m.public_name for m in available_models()} == {"Oinarria", "Egokitzailea"}
     endpoint = endpoint_for(adapter)
     assert (endpoint.base_url, endpoint.served_name) == ("http://127.0.0.1:8001/v1", "lora-eu")
+
+
+def test_engine_failure_in_the_log_fails_the_wait_at_once(tmp_path):
+    """The API process can outlive a dead engine; the wait must not spin until its timeout."""
+    import subprocess
+    import sys
+    import time
+
+    from models_serving.vllm_process import ServerStartError, VLLMServer, VLLMServerSpec
+
+    server = VLLMServer(VLLMServerSpec(model="unused", served_name="x"), tmp_path / "server.log")
+    server.log_path.write_text("(EngineCore pid=1) ERROR EngineCore failed to start.\n")
+    server.process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"], start_new_session=True)
+    started = time.monotonic()
+    try:
+        with pytest.raises(ServerStartError, match="engine failed to start"):
+            server.wait_healthy(timeout=20, poll=0.1)
+        assert time.monotonic() - started < 5
+    finally:
+        server.kill()
