@@ -4,6 +4,7 @@ One side's model answers with script/onerror payloads: they must never run.
 """
 from __future__ import annotations
 
+import os
 import shutil
 
 import pytest
@@ -75,8 +76,8 @@ def test_volunteer_flow(live_server_asgi, browser, fake_openai, tmp_path, monkey
     seen = "".join(frames) + html_before_vote + page.content()
     for secret in ("Eredu-Maltzurra", "Eredu-Jatorra", "echo-jatorra", fake_openai.base_url):
         assert secret not in seen
-    page.screenshot(path=str(tmp_path / "battle.png"), full_page=True)
-    import os; os.environ.get("ARENA_SCREENSHOT") and page.screenshot(path=os.environ["ARENA_SCREENSHOT"], full_page=True)
+    # ARENA_SCREENSHOT=/path.png keeps a picture of the streamed battle for a person to look at.
+    page.screenshot(path=os.environ.get("ARENA_SCREENSHOT", str(tmp_path / "battle.png")), full_page=True)
 
     page.check('input[name="content"][value="A"]')
     page.check('input[name="language"][value="A"]')
