@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import time
 
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
+
+from tests.support.threaded_uvicorn import ThreadedUvicorn
 
 XSS_ANSWER = (
     "**Kaixo!** <script>window.__pwned = 1</script>\n\n"
@@ -74,12 +74,10 @@ def make_app(token_delay: float = 0.01) -> FastAPI:
     return app
 
 
-class FakeOpenAIServer:
+class FakeOpenAIServer(ThreadedUvicorn):
     def __init__(self, port: int):
         self.app = make_app()
-        self.port = port
-        self.server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=port, log_level="error"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        super().__init__(self.app, port, log_level="error")
 
     @property
     def base_url(self) -> str:
@@ -88,16 +86,3 @@ class FakeOpenAIServer:
     @property
     def requests(self) -> list[dict]:
         return self.app.state.requests
-
-    def start(self) -> "FakeOpenAIServer":
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("fake OpenAI server did not start")
-            time.sleep(0.02)
-        return self
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=5)
