@@ -225,6 +225,12 @@ class Vote(models.Model):
     education = models.CharField(max_length=20, blank=True)
     excluded = models.BooleanField(default=False, db_index=True)
     exclusion_reasons = models.JSONField(default=list, blank=True)
+    # Each side's conversation as the volunteer judged it (system prompt first, then the prompts and
+    # that side's answers), frozen as compact JSON text when the vote is cast: the study's record of
+    # what was compared. Text, not JSONField, because exports copy these bytes into their output
+    # unparsed (jsonb would reformat them); NULL only for votes stored without the service.
+    transcript_a = models.TextField(null=True, blank=True, editable=False)
+    transcript_b = models.TextField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:

@@ -14,7 +14,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from arena import sampling, selectors
+from arena import sampling, selectors, transcripts
 from arena.models import ArenaConfig, Battle, ConsentText, Message, OverallChoice, Participant, Vote
 
 
@@ -178,10 +178,12 @@ def cast_vote(battle_id, participant: Participant, *, content: str, language: st
                 raise ArenaError("already_voted", _("You have already voted in this battle."))
             if battle.status != Battle.Status.READY:
                 raise ArenaError("not_ready", _("This battle cannot be voted."))
+            transcript_a, transcript_b = transcripts.transcripts(battle)  # final now: no more turns after a vote
             vote = Vote.objects.create(
                 battle=battle, participant=participant, model_a_id=battle.model_a_id, model_b_id=battle.model_b_id,
                 content=content, language=language, overall=overall,
                 basque_level=participant.basque_level, education=participant.education,
+                transcript_a=transcript_a, transcript_b=transcript_b,
             )
             battle.status = Battle.Status.VOTED
             battle.save(update_fields=["status", "updated_at"])

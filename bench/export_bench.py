@@ -55,6 +55,19 @@ def sentences() -> list[str]:
     return ["Euskara Euskal Herriko hizkuntza da, eta milaka lagunek hitz egiten dute."] * 10
 
 
+def conversation(i: int, text: list[str], seed: int) -> list[tuple[int, tuple[str, str, str]]]:
+    """Battle i's messages as (turn, (role, side, content)), regenerated identically on every call (so the
+    loader needs no memory for them): 80% one turn, 15% two, 5% three; prompts 1-2 sentences, answers 4-8."""
+    rng = random.Random(seed * 10_000_019 + i)
+    n_turns = 1 if rng.random() < 0.8 else (2 if rng.random() < 0.75 else 3)
+    messages = []
+    for turn in range(n_turns):
+        messages.append((turn, ("user", "", " ".join(rng.choices(text, k=rng.randint(1, 2))))))
+        for side in "AB":
+            messages.append((turn, ("assistant", side, " ".join(rng.choices(text, k=rng.randint(4, 8))))))
+    return messages
+
+
 def load(votes: int, seed: int = 5) -> None:
     """Migrate and fill the (already created) database the environment points at."""
     import django
@@ -63,6 +76,7 @@ def load(votes: int, seed: int = 5) -> None:
     from django.core.management import call_command
     from django.db import connection
 
+    from arena.transcripts import encode, side_messages
     from models_serving.models import ServedModel
 
     call_command("migrate", verbosity=0)
@@ -101,23 +115,23 @@ def load(votes: int, seed: int = 5) -> None:
         with cur.copy("COPY arena_message (battle_id, turn, role, side, content, finish_reason, error, "
                       "token_count, created_at) FROM STDIN") as copy:
             for i in range(votes):
-                n_turns = 1 if rng.random() < 0.8 else (2 if rng.random() < 0.75 else 3)
-                for turn in range(n_turns):
-                    prompt = " ".join(rng.choices(text, k=rng.randint(1, 2)))
-                    copy.write_row((battle_ids[i], turn, "user", "", prompt, "", "", 0, times[i]))
-                    for side in "AB":
-                        answer = " ".join(rng.choices(text, k=rng.randint(4, 8)))
-                        copy.write_row((battle_ids[i], turn, "assistant", side, answer, "stop", "", 0, times[i]))
+                for turn, (role, side, content) in conversation(i, text, seed):
+                    copy.write_row((battle_ids[i], turn, role, side, content, "stop" if side else "", "", 0, times[i]))
         choices, overall = ["A", "B", "tie"], ["A", "B", "tie", "both_bad"]
         reasons = ["too_fast", "daily_cap", "identity_leak"]
         with cur.copy("COPY arena_vote (battle_id, participant_id, model_a_id, model_b_id, content, language, "
-                      "overall, basque_level, education, excluded, exclusion_reasons, created_at) FROM STDIN") as copy:
+                      "overall, basque_level, education, excluded, exclusion_reasons, transcript_a, transcript_b, "
+                      "created_at) FROM STDIN") as copy:
             for i in range(votes):
                 flagged = rng.random() < 0.1
                 owner = owners[i]
-                copy.write_row((battle_ids[i], owner[0], pairs[i][0].pk, pairs[i][1].pk, rng.choice(choices), rng.choice(choices),
-                                rng.choice(overall), owner[1], owner[2], flagged,
-                                json.dumps([rng.choice(reasons)] if flagged else []),
+                # Frozen as services.cast_vote does, from the same (regenerated) messages.
+                messages = [message for _turn, message in conversation(i, text, seed)]
+                frozen = [encode(side_messages(model.system_prompt, messages, side))
+                          for side, model in zip("AB", pairs[i])]
+                copy.write_row((battle_ids[i], owner[0], pairs[i][0].pk, pairs[i][1].pk, rng.choice(choices),
+                                rng.choice(choices), rng.choice(overall), owner[1], owner[2], flagged,
+                                json.dumps([rng.choice(reasons)] if flagged else []), *frozen,
                                 times[i] + dt.timedelta(seconds=20)))
         cur.execute("ANALYZE")
     raw.commit()

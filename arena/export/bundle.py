@@ -13,6 +13,7 @@ import hashlib
 import json
 import shutil
 import tempfile
+import threading
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +23,8 @@ from django.conf import settings
 from .card import dataset_card
 from .formats import ROW_BUILDERS, arrow_schema
 from .hashing import ParticipantHasher, export_salt
-from .jsonio import dumps
+from .lines import iter_ebaluatoia_batches
+from arena.jsonio import dumps
 from .manifest import FLAGS_NAME, MANIFEST_NAME, ExportStats, build_manifest
 from .options import ExportOptions
 from .source import DEFAULT_CHUNK_SIZE, exclusion_counts, iter_vote_chunks, participant_count
@@ -34,24 +36,27 @@ FLAGS_IN_MEMORY = 8 * 1024 * 1024  # beyond this the flagged-vote list spills to
 
 
 class _ChunkSink:
-    """A write-only stream that zipfile writes into and the response generator drains."""
+    """A write-only stream that zipfile writes into and the response generator drains. Locked: the
+    gzip writer's compression thread writes while the generator drains."""
 
     def __init__(self):
         self._parts: list[bytes] = []
         self.pending = 0
+        self._lock = threading.Lock()
 
     def write(self, data) -> int:
-        self._parts.append(bytes(data))
-        self.pending += len(data)
+        with self._lock:
+            self._parts.append(bytes(data))
+            self.pending += len(data)
         return len(data)
 
     def flush(self) -> None:
         pass
 
     def drain(self) -> bytes:
-        data = b"".join(self._parts)
-        self._parts, self.pending = [], 0
-        return data
+        with self._lock:
+            parts, self._parts, self.pending = self._parts, [], 0
+        return b"".join(parts)
 
 
 def _copy_hashed(source, target, block: int = 1024 * 1024) -> dict:
@@ -84,20 +89,41 @@ class Export:
     def data_name(self) -> str:
         return f"{self.options.stem}.{data_extension(self.options.file_type)}"
 
-    def iter_rows(self, flags) -> Iterator[list[dict]]:
-        """Row batches; flagged votes that are exported are listed in ``flags`` (a binary stream)."""
-        build = ROW_BUILDERS[self.options.format]
-        dimension, dimension_key = self.options.dimension, ("dimension" if self.options.format == "dpo" else None)
+    def _iter_records(self, flags) -> Iterator[list]:
+        """Vote records in chunks, counted; exported flagged votes are listed in ``flags`` (a binary stream)."""
         hasher = ParticipantHasher(self.salt)
         for records in iter_vote_chunks(self.options, hasher, chunk_size=self.chunk_size):
-            rows: list[dict] = []
+            self.stats.add_votes(records)
             for record in records:
-                self.stats.add_vote(record)
                 if record.excluded:
                     flags.write(dumps({"id": record.battle_id, "exclusion_reasons": record.exclusion_reasons}) + b"\n")
-                rows.extend(build(record, dimension))
+            yield records
+
+    def iter_rows(self, flags) -> Iterator[list[dict]]:
+        """Row batches as dicts (Parquet/HF)."""
+        build = ROW_BUILDERS[self.options.format]
+        dimension_key = "dimension" if self.options.format == "dpo" else None
+        for records in self._iter_records(flags):
+            rows = [row for record in records for row in build(record, self.options.dimension)]
             self.stats.add_rows(rows, dimension_key)
             yield rows
+
+    def iter_jsonl(self, flags) -> Iterator[bytes]:
+        """JSONL batches as UTF-8 bytes, one line per row."""
+        if self.options.format != "ebaluatoia":
+            for rows in self.iter_rows(flags):
+                if rows:
+                    yield b"\n".join(map(dumps, rows)) + b"\n"
+            return
+        # One row per vote, encoded without row dicts (see lines.py).
+        hasher = ParticipantHasher(self.salt)
+        for batch in iter_ebaluatoia_batches(self.options, hasher, chunk_size=self.chunk_size):
+            self.stats.add(batch.votes, len(batch.flagged), batch.first_vote_at, batch.last_vote_at, batch.models)
+            self.stats.rows += batch.votes
+            for battle_id, reasons in batch.flagged:
+                flags.write(dumps({"id": battle_id, "exclusion_reasons": reasons}) + b"\n")
+            if batch.lines:
+                yield batch.lines
 
     def _finish_manifest(self, files: dict[str, dict]) -> dict:
         counts_from_db = exclusion_counts(self.options)
@@ -124,9 +150,10 @@ class Export:
                 with bundle.open(info, "w", force_zip64=True) as entry:
                     data = HashingStream(entry)
                     writer = open_writer(self.options.file_type, data, self.options.format)
+                    batches = self.iter_rows(flags) if isinstance(writer, ParquetWriter) else self.iter_jsonl(flags)
                     try:
-                        for rows in self.iter_rows(flags):
-                            writer.write_rows(rows)
+                        for batch in batches:
+                            writer.write(batch)
                             if sink.pending >= FLUSH_BYTES:
                                 yield sink.drain()
                     except BaseException:
@@ -182,7 +209,7 @@ class Export:
                 writer = ParquetWriter(handle, schema)
                 try:
                     for rows in self.iter_rows(flags):
-                        writer.write_rows(rows)
+                        writer.write(rows)
                 except BaseException:
                     writer.abort()
                     raise

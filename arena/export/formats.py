@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable, Iterator
+
+from arena.jsonio import dumps
 
 from .source import VoteRecord
 
@@ -38,6 +41,31 @@ def ebaluatoia_rows(record: VoteRecord, dimension: str) -> Iterator[dict]:
         "winner_content": WINNER[record.content],
         "winner_language": WINNER[record.language],
     }
+
+
+@functools.lru_cache(maxsize=4096)
+def _json_string(value: str) -> str:
+    """A JSON string literal; cached because levels, educations and model names repeat on every row."""
+    return dumps(value).decode("utf-8")
+
+
+# The ebaluatoia row as a template: ids, hashes, timestamps and winner labels need no escaping,
+# the free strings go through the JSON encoder, and the frozen transcripts are JSON already.
+_EBALUATOIA_LINE = (
+    '{{"id":"{}","username":"{}","user_language":{},"user_education":{},"timestamp":"{}","model_a":{},'
+    '"model_b":{},"conv_a":{},"conv_b":{},"winner":"{}","winner_content":"{}","winner_language":"{}"}}'
+)
+
+
+def ebaluatoia_line(record: VoteRecord) -> str:
+    """``dumps(ebaluatoia row)`` without building the row: the stored transcripts are spliced in as they
+    are (parsing and re-encoding ~2 KB of JSON per vote was most of the export's time)."""
+    return _EBALUATOIA_LINE.format(
+        record.battle_id, record.participant_hash, _json_string(record.basque_level),
+        _json_string(record.education), _iso(record.voted_at), _json_string(record.model_a),
+        _json_string(record.model_b), record.transcript_a, record.transcript_b, OVERALL_WINNER[record.overall],
+        WINNER[record.content], WINNER[record.language],
+    )
 
 
 def lmsys_rows(record: VoteRecord, dimension: str) -> Iterator[dict]:

@@ -52,15 +52,22 @@ class ExportStats:
     last_vote_at: dt.datetime | None = None
     models: set[str] = field(default_factory=set)
 
-    def add_vote(self, record: VoteRecord) -> None:
-        self.votes += 1
-        self.flagged_votes_exported += record.excluded
-        if self.first_vote_at is None or record.voted_at < self.first_vote_at:
-            self.first_vote_at = record.voted_at
-        if self.last_vote_at is None or record.voted_at > self.last_vote_at:
-            self.last_vote_at = record.voted_at
-        self.models.add(record.model_a)
-        self.models.add(record.model_b)
+    def add_votes(self, records: list[VoteRecord]) -> None:
+        self.add(len(records), sum(record.excluded for record in records),
+                 min((record.voted_at for record in records), default=None),
+                 max((record.voted_at for record in records), default=None),
+                 {name for record in records for name in (record.model_a, record.model_b)})
+
+    def add(self, votes: int, flagged: int, first: dt.datetime | None, last: dt.datetime | None,
+            models: set[str]) -> None:
+        """One chunk of exported votes: how many, how many flagged, their time span and models."""
+        self.votes += votes
+        self.flagged_votes_exported += flagged
+        if first is not None and (self.first_vote_at is None or first < self.first_vote_at):
+            self.first_vote_at = first
+        if last is not None and (self.last_vote_at is None or last > self.last_vote_at):
+            self.last_vote_at = last
+        self.models |= models
 
     def add_rows(self, rows: list[dict], dimension_key: str | None) -> None:
         self.rows += len(rows)

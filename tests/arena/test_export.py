@@ -20,9 +20,15 @@ from django.utils import translation
 
 from arena import services
 from arena.export import Export, ExportForm
+from arena.export import ParticipantHasher
 from arena.export import bundle as bundle_module
-from arena.export import formats as formats_module
+from arena.export import lines as lines_module
+from arena.export import source as source_module
+from arena.export.formats import ebaluatoia_line, ebaluatoia_rows
+from arena.export.source import iter_vote_chunks
+from arena.jsonio import dumps
 from arena.models import Battle, Message, Participant, Vote
+from arena.transcripts import transcripts
 from models_serving.models import ServedModel
 
 SALT = "test-export-salt"
@@ -243,6 +249,48 @@ def test_parquet_holds_the_same_rows_as_jsonl(arena_data):
         assert table.to_pylist() == jsonl
 
 
+@pytest.mark.parametrize("fmt, dimension", [("ebaluatoia", "overall"), ("lmsys", "content"), ("dpo", "all")])
+def test_votes_with_frozen_transcripts_export_the_same_bytes(arena_data, fmt, dimension):
+    """The fixture's votes were stored without the service (no transcripts): the export rebuilds them
+    from the messages. Frozen as cast_vote freezes them, the export copies them: same bytes."""
+    unfrozen, _ = run_export(format=fmt, file_type="jsonl", dimension=dimension, include_flagged="on")
+    assert Vote.objects.filter(transcript_a__isnull=True).count() == 5
+    freeze_all_transcripts()
+    frozen, _ = run_export(format=fmt, file_type="jsonl", dimension=dimension, include_flagged="on")
+    assert data_entry(frozen) == data_entry(unfrozen)
+    assert len(jsonl_rows(data_entry(frozen))) >= 3
+
+
+def freeze_all_transcripts() -> None:
+    for vote in Vote.objects.select_related("battle"):
+        vote.transcript_a, vote.transcript_b = transcripts(vote.battle)
+        vote.save(update_fields=["transcript_a", "transcript_b"])
+
+
+@pytest.mark.parametrize("frozen", [False, True], ids=["unfrozen", "frozen"])
+@pytest.mark.parametrize("name", ['Latxa "8B"', "Eus\\ko\nGPT", "Txantxa-ñ-€-𝄞", "<b>&amp;</b>", "\u2028 \x1f\x7f"])
+def test_ebaluatoia_lines_are_the_encoded_rows(arena_data, name, frozen):
+    """ebaluatoia lines are not encoded from row dicts (on PostgreSQL the database writes them):
+    the same bytes as the row encoded by the JSON library, for any text and microsecond times."""
+    ServedModel.objects.filter(public_name="Latxa-8B").update(public_name=name, system_prompt=f"{name}\t\"!")
+    Battle.objects.filter(model_a__public_name=name).update(snapshot_a={"system_prompt": f"{name}\b"})
+    Message.objects.filter(role="user").update(content=f"{name} {name[::-1]}")
+    Vote.objects.update(basque_level=name[:10], education=name[::-1][:20])
+    Vote.objects.filter(overall="A").update(created_at=utc(7).replace(microsecond=1234))
+    if frozen:
+        freeze_all_transcripts()
+    files, _ = run_export(format="ebaluatoia", file_type="jsonl", include_flagged="on")
+    options = ExportForm(data={"format": "ebaluatoia", "include_flagged": "on"})
+    assert options.is_valid()
+    records = [record for chunk in iter_vote_chunks(options.to_options(), ParticipantHasher(SALT.encode()))
+               for record in chunk]
+    assert any(name in (record.model_a, record.model_b) for record in records)
+    assert any(record.voted_at.microsecond for record in records)
+    expected = b"".join(dumps(row) + b"\n" for record in records for row in ebaluatoia_rows(record, "overall"))
+    assert data_entry(files) == expected
+    assert [ebaluatoia_line(record).encode() for record in records] == expected.splitlines()
+
+
 def test_filters_by_date_model_level_and_education(arena_data):
     battles = arena_data["battles"]
 
@@ -368,24 +416,27 @@ def test_command_rejects_bad_options_clearly(arena_data, tmp_path, options, mess
     assert list(tmp_path.iterdir()) == []
 
 
-def failing_after(count: int, seen: list, folder: Path):
-    real = formats_module.ROW_BUILDERS["ebaluatoia"]
+def failing_after(count: int, seen: list, folder: Path, real):
+    """A chunk reader of the vote source (``real``), losing its database after ``count`` chunks."""
 
-    def build(record, dimension):
-        if len(seen) == count:
-            files = [p for p in folder.rglob("*") if p.is_file()]
-            seen.append((len(files), sum(p.stat().st_size for p in files)))
-            raise RuntimeError("database went away")
-        seen.append(record)
-        yield from real(record, dimension)
+    def chunks(*args, **kwargs):
+        for rows in real(*args, **kwargs):
+            if len(seen) == count:
+                files = [p for p in folder.rglob("*") if p.is_file()]
+                seen.append((len(files), sum(p.stat().st_size for p in files)))
+                raise RuntimeError("database went away")
+            seen.extend(rows)
+            yield rows
 
-    return build
+    return chunks
 
 
 @pytest.mark.parametrize("file_type", ["jsonl.gz", "hf"])
 def test_a_failed_export_leaves_nothing_on_disk_and_says_so(arena_data, tmp_path, monkeypatch, file_type):
     seen: list = []
-    monkeypatch.setitem(formats_module.ROW_BUILDERS, "ebaluatoia", failing_after(2, seen, tmp_path))
+    for module, name in ((source_module, "_orm_chunks"), (source_module, "prefetched_pg_chunks"),
+                         (lines_module, "prefetched_pg_chunks")):  # SQLite and PostgreSQL readers
+        monkeypatch.setattr(module, name, failing_after(3, seen, tmp_path, getattr(module, name)))
     monkeypatch.setattr(bundle_module, "FLUSH_BYTES", 1)
     monkeypatch.setattr(bundle_module, "DEFAULT_CHUNK_SIZE", 1)
     with pytest.raises(CommandError, match="failed after reading 3 votes .*database went away.*nothing was written"):
