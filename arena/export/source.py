@@ -155,8 +155,8 @@ def _orm_chunks(rows_query: QuerySet, chunk_size: int) -> Iterator[list[tuple]]:
 _LAST_ID = -7_345_111_982  # a marker to find the keyset parameter in the compiled SQL's params
 
 
-def prefetched_pg_chunks(rows_query: QuerySet, chunk_size: int, *, wrap=None, binary: bool = False
-                         ) -> Iterator[list[tuple]]:
+def prefetched_pg_chunks(rows_query: QuerySet, chunk_size: int, *, wrap=None, binary: bool = False,
+                         after_fetch=None) -> Iterator:
     """The same keyset chunks, fetched one ahead by a thread: PostgreSQL builds the next chunk while
     Python writes this one, so the export takes about max(database, Python) instead of their sum.
 
@@ -166,6 +166,8 @@ def prefetched_pg_chunks(rows_query: QuerySet, chunk_size: int, *, wrap=None, bi
     no JIT (the LIMIT makes the planner expect a huge query; compiling it cost ~100 ms per chunk).
     ``wrap`` turns the chunk's SQL into the SQL to run (a SELECT over it whose first column is the id);
     ``binary`` fetches results in PostgreSQL's binary format (bytea columns arrive as bytes, uncopied).
+    ``after_fetch(cursor, rows)`` runs in the thread after each chunk (for more queries on the same
+    connection); with it, the chunks come as ``(rows, its result)``.
     """
     sql, params = rows_query.filter(id__gt=_LAST_ID)[:chunk_size].query.sql_with_params()
     if wrap is not None:
@@ -192,7 +194,8 @@ def prefetched_pg_chunks(rows_query: QuerySet, chunk_size: int, *, wrap=None, bi
                         cursor.execute("SET LOCAL jit = off")
                         cursor.execute(sql, params, binary=binary)
                         rows = cursor.fetchall()
-                    ready.put(rows)
+                        extra = after_fetch(cursor, rows) if after_fetch is not None else None
+                    ready.put((rows, extra))
                     if len(rows) < chunk_size:
                         return
                     last_id = rows[-1][0]
@@ -203,11 +206,12 @@ def prefetched_pg_chunks(rows_query: QuerySet, chunk_size: int, *, wrap=None, bi
     worker.start()
     try:
         while True:
-            rows = ready.get()
-            if isinstance(rows, BaseException):
-                raise rows
+            item = ready.get()
+            if isinstance(item, BaseException):
+                raise item
+            rows, extra = item
             if rows:
-                yield rows
+                yield rows if after_fetch is None else (rows, extra)
             if len(rows) < chunk_size:
                 return
     finally:

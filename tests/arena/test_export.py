@@ -22,6 +22,7 @@ from arena import services
 from arena.export import Export, ExportForm
 from arena.export import ParticipantHasher
 from arena.export import bundle as bundle_module
+from arena.export import hashing as hashing_module
 from arena.export import lines as lines_module
 from arena.export import source as source_module
 from arena.export.formats import ebaluatoia_line, ebaluatoia_rows
@@ -291,6 +292,18 @@ def test_ebaluatoia_lines_are_the_encoded_rows(arena_data, name, frozen):
     assert [ebaluatoia_line(record).encode() for record in records] == expected.splitlines()
 
 
+def test_small_chunks_and_a_full_participant_cache_change_nothing(arena_data, monkeypatch):
+    """Chunk edges and the bounded participant caches (on PostgreSQL: public ids sent by the reader
+    thread, started over when full) must not change a byte."""
+    expected, _ = run_export(format="ebaluatoia", file_type="jsonl", include_flagged="on")
+    monkeypatch.setattr(lines_module, "MAX_CACHED", 1)
+    monkeypatch.setattr(hashing_module, "MAX_CACHED", 1)
+    monkeypatch.setattr(bundle_module, "DEFAULT_CHUNK_SIZE", 1)
+    files, export = run_export(format="ebaluatoia", file_type="jsonl", include_flagged="on")
+    assert data_entry(files) == data_entry(expected) and files["flags.jsonl"] == expected["flags.jsonl"]
+    assert export.manifest["counts"]["votes"] == 5
+
+
 def test_filters_by_date_model_level_and_education(arena_data):
     battles = arena_data["battles"]
 
@@ -420,13 +433,13 @@ def failing_after(count: int, seen: list, folder: Path, real):
     """A chunk reader of the vote source (``real``), losing its database after ``count`` chunks."""
 
     def chunks(*args, **kwargs):
-        for rows in real(*args, **kwargs):
+        for chunk in real(*args, **kwargs):
             if len(seen) == count:
                 files = [p for p in folder.rglob("*") if p.is_file()]
                 seen.append((len(files), sum(p.stat().st_size for p in files)))
                 raise RuntimeError("database went away")
-            seen.extend(rows)
-            yield rows
+            seen.append(chunk)
+            yield chunk
 
     return chunks
 
