@@ -225,14 +225,21 @@ class Vote(models.Model):
     education = models.CharField(max_length=20, blank=True)
     excluded = models.BooleanField(default=False, db_index=True)
     exclusion_reasons = models.JSONField(default=list, blank=True)
-    # Each side's conversation as the volunteer judged it (system prompt first, then the prompts and
-    # that side's answers), frozen as compact JSON text when the vote is cast: the study's record of
-    # what was compared. Text, not JSONField, because exports copy these bytes into their output
-    # unparsed (jsonb would reformat them); NULL only for votes stored without the service.
-    transcript_a = models.TextField(null=True, blank=True, editable=False)
-    transcript_b = models.TextField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
         ordering = ["-created_at"]
         permissions = [("export_votes", "Can export preference data")]
+
+
+class VoteTranscript(models.Model):
+    """Each side's conversation as the volunteer judged it (system prompt first, then the prompts and
+    that side's answers), frozen as compact JSON text when the vote is cast: the study's record of
+    what was compared, which exports copy into their output unparsed (text, not JSONField: jsonb
+    would reformat it). Apart from Vote so that the rankings' scans over votes stay narrow (~2 KB
+    of text per vote would make the vote table ten times wider). Votes stored without the service
+    have none; exports then build the same JSON from the messages."""
+
+    vote = models.OneToOneField(Vote, on_delete=models.CASCADE, primary_key=True, related_name="transcript")
+    side_a = models.TextField()
+    side_b = models.TextField()

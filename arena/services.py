@@ -15,7 +15,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from arena import sampling, selectors, transcripts
-from arena.models import ArenaConfig, Battle, ConsentText, Message, OverallChoice, Participant, Vote
+from arena.models import (
+    ArenaConfig, Battle, ConsentText, Message, OverallChoice, Participant, Vote, VoteTranscript,
+)
 
 
 class ArenaError(Exception):
@@ -178,13 +180,13 @@ def cast_vote(battle_id, participant: Participant, *, content: str, language: st
                 raise ArenaError("already_voted", _("You have already voted in this battle."))
             if battle.status != Battle.Status.READY:
                 raise ArenaError("not_ready", _("This battle cannot be voted."))
-            transcript_a, transcript_b = transcripts.transcripts(battle)  # final now: no more turns after a vote
             vote = Vote.objects.create(
                 battle=battle, participant=participant, model_a_id=battle.model_a_id, model_b_id=battle.model_b_id,
                 content=content, language=language, overall=overall,
                 basque_level=participant.basque_level, education=participant.education,
-                transcript_a=transcript_a, transcript_b=transcript_b,
             )
+            side_a, side_b = transcripts.transcripts(battle)  # final now: no more turns after a vote
+            VoteTranscript.objects.create(vote=vote, side_a=side_a, side_b=side_b)
             battle.status = Battle.Status.VOTED
             battle.save(update_fields=["status", "updated_at"])
             # Quality flags + leaderboard refresh (issue #4), only once the vote is really stored.

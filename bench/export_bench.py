@@ -119,20 +119,22 @@ def load(votes: int, seed: int = 5) -> None:
                     copy.write_row((battle_ids[i], turn, role, side, content, "stop" if side else "", "", 0, times[i]))
         choices, overall = ["A", "B", "tie"], ["A", "B", "tie", "both_bad"]
         reasons = ["too_fast", "daily_cap", "identity_leak"]
-        with cur.copy("COPY arena_vote (battle_id, participant_id, model_a_id, model_b_id, content, language, "
-                      "overall, basque_level, education, excluded, exclusion_reasons, transcript_a, transcript_b, "
-                      "created_at) FROM STDIN") as copy:
+        with cur.copy("COPY arena_vote (id, battle_id, participant_id, model_a_id, model_b_id, content, language, "
+                      "overall, basque_level, education, excluded, exclusion_reasons, created_at) FROM STDIN") as copy:
             for i in range(votes):
                 flagged = rng.random() < 0.1
                 owner = owners[i]
+                copy.write_row((i + 1, battle_ids[i], owner[0], pairs[i][0].pk, pairs[i][1].pk, rng.choice(choices),
+                                rng.choice(choices), rng.choice(overall), owner[1], owner[2], flagged,
+                                json.dumps([rng.choice(reasons)] if flagged else []),
+                                times[i] + dt.timedelta(seconds=20)))
+        cur.execute("SELECT setval('arena_vote_id_seq', %s)", [votes])
+        with cur.copy("COPY arena_votetranscript (vote_id, side_a, side_b) FROM STDIN") as copy:
+            for i in range(votes):
                 # Frozen as services.cast_vote does, from the same (regenerated) messages.
                 messages = [message for _turn, message in conversation(i, text, seed)]
-                frozen = [encode(side_messages(model.system_prompt, messages, side))
-                          for side, model in zip("AB", pairs[i])]
-                copy.write_row((battle_ids[i], owner[0], pairs[i][0].pk, pairs[i][1].pk, rng.choice(choices),
-                                rng.choice(choices), rng.choice(overall), owner[1], owner[2], flagged,
-                                json.dumps([rng.choice(reasons)] if flagged else []), *frozen,
-                                times[i] + dt.timedelta(seconds=20)))
+                copy.write_row((i + 1, *(encode(side_messages(model.system_prompt, messages, side))
+                                         for side, model in zip("AB", pairs[i]))))
         cur.execute("ANALYZE")
     raw.commit()
     print(f"loaded {votes:,} votes in {time.perf_counter() - started:.0f} s", file=sys.stderr)

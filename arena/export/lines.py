@@ -43,7 +43,7 @@ def _transcript(side: str) -> str:
     message = "'{\"role\":' || to_json(m.role)::text || ',\"content\":' || to_json(m.content)::text || '}'"
     system = f"b.snapshot_{side.lower()}->>'system_prompt'"
     return (
-        f"COALESCE(q.transcript_{side.lower()}, (SELECT '[' || concat_ws(',',"
+        f"COALESCE(q.transcript__side_{side.lower()}, (SELECT '[' || concat_ws(',',"
         f" CASE WHEN {system} <> '' THEN '{{\"role\":\"system\",\"content\":' || to_json({system})::text || '}}' END,"
         f" (SELECT string_agg({message}, ',' ORDER BY m.turn, m.side) FROM {Message._meta.db_table} m"
         f"  WHERE m.battle_id = b.id AND m.side IN ('', '{side}'))) || ']'"
@@ -51,8 +51,8 @@ def _transcript(side: str) -> str:
     )
 
 
-# Everything after the username, as formats.ebaluatoia_line writes it (from its closing quote). to_json() escapes strings
-# like the Python encoder (", \\, control characters; UTF-8 kept as is).
+# Everything after the username (from its closing quote), as formats.ebaluatoia_line writes it.
+# to_json() escapes strings like the Python encoder (", \\, control characters; UTF-8 kept as is).
 _TAIL = " || ".join([
     "'\",\"user_language\":'", "to_json(q.basque_level)::text",
     "',\"user_education\":'", "to_json(q.education)::text",
@@ -65,18 +65,24 @@ _TAIL = " || ".join([
     "'\",\"winner_language\":\"'", _label("language", WINNER), "'\"}'",
 ])
 _COLUMNS = ("id", "battle_id", "participant_id", "created_at", "model_a__public_name",
-            "model_b__public_name", "reasons", "basque_level", "education", "transcript_a",
-            "transcript_b", "overall", "content", "language")
+            "model_b__public_name", "reasons", "basque_level", "education", "transcript__side_a",
+            "transcript__side_b", "overall", "content", "language")
+
+
+_HEAD = "'{\"id\":\"' || q.battle_id::text || '\",\"username\":\"'"
+_VALID = " AND ".join(
+    f"q.{column} IN ({', '.join(repr(stored) for stored in labels)})"
+    for column, labels in (("overall", OVERALL_WINNER), ("content", WINNER), ("language", WINNER))
+)
 
 
 def _outer_sql(chunk_sql: str) -> str:
-    # Lines as UTF-8 bytes (bytea, fetched in binary): Python never decodes or re-encodes them.
-    valid = " AND ".join(f"q.{column} IN ({', '.join(repr(stored) for stored in labels)})"
-                         for column, labels in (("overall", OVERALL_WINNER), ("content", WINNER), ("language", WINNER)))
+    """Per vote: what the manifest counts, and the line before and after the username as UTF-8 bytes
+    (bytea, fetched in binary: Python never decodes or re-encodes them)."""
     return (
-        "SELECT q.id, q.participant_id, q.created_at, q.model_a__public_name, q.model_b__public_name,"
-        f" q.reasons, CASE WHEN q.reasons IS NOT NULL THEN q.battle_id::text END, {valid}, convert_to('{{\"id\":\"' || q.battle_id::text || '\",\"username\":\"', 'UTF8'),"
-        f" convert_to({_TAIL}, 'UTF8') FROM ({chunk_sql}) q ORDER BY q.id"
+        "SELECT q.id, q.participant_id, q.created_at, q.model_a__public_name, q.model_b__public_name, q.reasons,"
+        f" CASE WHEN q.reasons IS NOT NULL THEN q.battle_id::text END, {_VALID},"
+        f" convert_to({_HEAD}, 'UTF8'), convert_to({_TAIL}, 'UTF8') FROM ({chunk_sql}) q ORDER BY q.id"
     )
 
 
@@ -114,17 +120,24 @@ class LineBatch:
 
 def iter_ebaluatoia_batches(options: ExportOptions, hasher: ParticipantHasher, *, chunk_size: int
                             ) -> Iterator[LineBatch]:
-    if connection.vendor != "postgresql":
-        for records in iter_vote_chunks(options, hasher, chunk_size=chunk_size):
-            yield LineBatch(
-                ("".join(ebaluatoia_line(record) + "\n" for record in records)).encode("utf-8"),
-                votes=len(records),
-                flagged=[(record.battle_id, record.exclusion_reasons) for record in records if record.excluded],
-                first_vote_at=min((record.voted_at for record in records), default=None),
-                last_vote_at=max((record.voted_at for record in records), default=None),
-                models={name for record in records for name in (record.model_a, record.model_b)},
-            )
-        return
+    if connection.vendor == "postgresql":
+        return _postgres_batches(options, hasher, chunk_size)
+    return _reference_batches(options, hasher, chunk_size)
+
+
+def _reference_batches(options: ExportOptions, hasher: ParticipantHasher, chunk_size: int) -> Iterator[LineBatch]:
+    for records in iter_vote_chunks(options, hasher, chunk_size=chunk_size):
+        yield LineBatch(
+            "".join(ebaluatoia_line(record) + "\n" for record in records).encode("utf-8"),
+            votes=len(records),
+            flagged=[(record.battle_id, record.exclusion_reasons) for record in records if record.excluded],
+            first_vote_at=min((record.voted_at for record in records), default=None),
+            last_vote_at=max((record.voted_at for record in records), default=None),
+            models={name for record in records for name in (record.model_a, record.model_b)},
+        )
+
+
+def _postgres_batches(options: ExportOptions, hasher: ParticipantHasher, chunk_size: int) -> Iterator[LineBatch]:
     upper_id = snapshot_upper_id()
     if upper_id is None:
         return
@@ -134,9 +147,9 @@ def iter_ebaluatoia_batches(options: ExportOptions, hasher: ParticipantHasher, *
         .annotate(reasons=Case(When(excluded=True, then=Cast("exclusion_reasons", TextField())), default=None))
         .order_by("id").values_list(*_COLUMNS)
     )
-    hashes: dict[int, bytes] = {}  # participant id -> hash; filled from the public ids the reader sends
-    for rows, (reset, public_ids) in prefetched_pg_chunks(rows_query, chunk_size, wrap=_outer_sql, binary=True,
-                                                          after_fetch=_PublicIds()):
+    hashes: dict[int, bytes] = {}  # participant id -> hash, from the public ids the reader sends
+    chunks = prefetched_pg_chunks(rows_query, chunk_size, wrap=_outer_sql, binary=True, after_fetch=_PublicIds())
+    for rows, (reset, public_ids) in chunks:
         if reset:
             hashes.clear()
         for participant_id, public_id in public_ids:
@@ -145,8 +158,7 @@ def iter_ebaluatoia_batches(options: ExportOptions, hasher: ParticipantHasher, *
         for vote_id, participant_id, _voted_at, model_a, model_b, reasons, flagged_id, valid, head, tail in rows:
             if not valid:  # the reference path fails on such a vote too
                 raise ValueError(f"vote {vote_id} has a choice outside {sorted(OVERALL_WINNER)}")
-            username = hashes[participant_id]
-            lines.append(b"".join((head, username, tail)))
+            lines.append(b"".join((head, hashes[participant_id], tail)))
             models.add(model_a)
             models.add(model_b)
             if reasons is not None:
@@ -156,4 +168,3 @@ def iter_ebaluatoia_batches(options: ExportOptions, hasher: ParticipantHasher, *
             b"\n".join(lines) + b"\n" if lines else b"", votes=len(lines), flagged=flagged,
             first_vote_at=min(times, default=None), last_vote_at=max(times, default=None), models=models,
         )
-

@@ -3,8 +3,8 @@
 Keyset pagination on the vote id (``id > last ORDER BY id LIMIT n``) instead of one long cursor:
 it streams the same way on SQLite and PostgreSQL, holds no transaction or server-side cursor open
 while a slow client downloads, and the first rows arrive at once. Each chunk is one query: votes
-joined to battle, participant and models, with each side's conversation as the JSON text frozen on
-the vote when it was cast (no per-message rows, no JSON built per export).
+joined to participant, models and each side's conversation as the JSON text frozen when the vote
+was cast (no per-message rows, no JSON built per export).
 """
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ class VoteRecord:
     """One vote with everything any format needs, and nothing that identifies the volunteer.
 
     ``transcript_a``/``transcript_b``: each side's conversation as compact JSON text (see
-    ``Vote.transcript_a``); ``conv_a``/``conv_b`` parse it only for the formats that reshape it.
+    ``VoteTranscript``); ``conv_a``/``conv_b`` parse it only for the formats that reshape it.
     """
 
     battle_id: str
@@ -107,7 +107,7 @@ def matching_votes(options: ExportOptions, *, apply_flag_filter: bool = True) ->
 
 VOTE_COLUMNS = (
     "id", "battle_id", "participant__public_id", "basque_level", "education", "created_at",
-    "model_a__public_name", "model_b__public_name", "transcript_a", "transcript_b",
+    "model_a__public_name", "model_b__public_name", "transcript__side_a", "transcript__side_b",
     "content", "language", "overall", "excluded", "reasons",
 )
 

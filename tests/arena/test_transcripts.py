@@ -8,7 +8,7 @@ import pytest
 from django.apps import apps
 
 from arena import services
-from arena.models import Battle, Message, Vote
+from arena.models import Battle, Message, Vote, VoteTranscript
 from arena.transcripts import transcripts
 
 freeze_migration = importlib.import_module("arena.migrations.0004_vote_transcripts")
@@ -42,15 +42,15 @@ EXPECTED_B = [  # no system prompt on this side
 def test_cast_vote_freezes_both_conversations_as_compact_json(participant, echo_models):
     battle = two_turn_battle(participant, echo_models)
     vote = services.cast_vote(battle.pk, participant, content="A", language="B", overall="tie")
-    vote.refresh_from_db()
-    assert json.loads(vote.transcript_a) == EXPECTED_A
-    assert json.loads(vote.transcript_b) == EXPECTED_B
+    frozen = VoteTranscript.objects.get(vote=vote)
+    assert json.loads(frozen.side_a) == EXPECTED_A
+    assert json.loads(frozen.side_b) == EXPECTED_B
     # Compact and readable UTF-8, as the exports write it.
-    assert vote.transcript_b.startswith('[{"role":"user","content":"Kaixo\\\\ zer moduz? ñ €"}')
+    assert frozen.side_b.startswith('[{"role":"user","content":"Kaixo\\\\ zer moduz? ñ €"}')
     # Editing a message afterwards (it should never happen) does not rewrite the study's record.
     Message.objects.filter(battle=battle).update(content="changed")
-    vote.refresh_from_db()
-    assert json.loads(vote.transcript_a) == EXPECTED_A
+    frozen.refresh_from_db()
+    assert json.loads(frozen.side_a) == EXPECTED_A
 
 
 @pytest.mark.django_db
@@ -59,7 +59,7 @@ def test_a_refused_vote_freezes_nothing(participant, echo_models):
     Battle.objects.filter(pk=battle.pk).update(status=Battle.Status.ANSWERING)
     with pytest.raises(services.ArenaError):
         services.cast_vote(battle.pk, participant, content="A", language="A", overall="A")
-    assert not Vote.objects.exists()
+    assert not Vote.objects.exists() and not VoteTranscript.objects.exists()
 
 
 @pytest.mark.django_db
@@ -67,12 +67,13 @@ def test_the_migration_freezes_votes_cast_before_it(participant, echo_models):
     battles = [two_turn_battle(participant, echo_models) for _ in range(3)]
     for battle in battles:
         services.cast_vote(battle.pk, participant, content="A", language="A", overall="A")
-    frozen = {vote.pk: (vote.transcript_a, vote.transcript_b) for vote in Vote.objects.all()}
-    Vote.objects.filter(pk__in=list(frozen)[:2]).update(transcript_a=None, transcript_b=None)
+    frozen = {row.pk: (row.side_a, row.side_b) for row in VoteTranscript.objects.all()}
+    assert len(frozen) == 3
+    VoteTranscript.objects.filter(pk__in=list(frozen)[:2]).delete()
     freeze_migration.BATCH = 1  # several batches, as on a big database
     try:
         freeze_migration.freeze_existing(apps, None)
     finally:
         freeze_migration.BATCH = 1000
-    assert {vote.pk: (vote.transcript_a, vote.transcript_b) for vote in Vote.objects.all()} == frozen
+    assert {row.pk: (row.side_a, row.side_b) for row in VoteTranscript.objects.all()} == frozen
     assert transcripts(battles[0]) == frozen[Vote.objects.get(battle=battles[0]).pk]
