@@ -22,7 +22,7 @@ from arena.models import Battle, Message, Participant
 from .formats import OVERALL_WINNER, WINNER, ebaluatoia_line
 from .hashing import MAX_CACHED, ParticipantHasher
 from .options import ExportOptions
-from .source import iter_vote_chunks, matching_votes, prefetched_pg_chunks, snapshot_upper_id
+from .source import chunk_query, iter_vote_chunks, matching_votes, prefetched_pg_chunks, snapshot_upper_id
 
 
 def _label(column: str, labels: dict[str, str]) -> str:
@@ -43,7 +43,7 @@ def _transcript(side: str) -> str:
     message = "'{\"role\":' || to_json(m.role)::text || ',\"content\":' || to_json(m.content)::text || '}'"
     system = f"b.snapshot_{side.lower()}->>'system_prompt'"
     return (
-        f"COALESCE(q.transcript__side_{side.lower()}, (SELECT '[' || concat_ws(',',"
+        f"COALESCE(q.frozen__side_{side.lower()}, (SELECT '[' || concat_ws(',',"
         f" CASE WHEN {system} <> '' THEN '{{\"role\":\"system\",\"content\":' || to_json({system})::text || '}}' END,"
         f" (SELECT string_agg({message}, ',' ORDER BY m.turn, m.side) FROM {Message._meta.db_table} m"
         f"  WHERE m.battle_id = b.id AND m.side IN ('', '{side}'))) || ']'"
@@ -65,8 +65,8 @@ _TAIL = " || ".join([
     "'\",\"winner_language\":\"'", _label("language", WINNER), "'\"}'",
 ])
 _COLUMNS = ("id", "battle_id", "participant_id", "created_at", "model_a__public_name",
-            "model_b__public_name", "reasons", "basque_level", "education", "transcript__side_a",
-            "transcript__side_b", "overall", "content", "language")
+            "model_b__public_name", "reasons", "basque_level", "education", "frozen__side_a",
+            "frozen__side_b", "overall", "content", "language")
 
 
 _HEAD = "'{\"id\":\"' || q.battle_id::text || '\",\"username\":\"'"
@@ -141,14 +141,13 @@ def _postgres_batches(options: ExportOptions, hasher: ParticipantHasher, chunk_s
     upper_id = snapshot_upper_id()
     if upper_id is None:
         return
-    rows_query = (
-        matching_votes(options).filter(id__lte=upper_id)
+    votes = matching_votes(options).filter(id__lte=upper_id).annotate(
         # Reasons only for flagged votes: the rest need no column at all.
-        .annotate(reasons=Case(When(excluded=True, then=Cast("exclusion_reasons", TextField())), default=None))
-        .order_by("id").values_list(*_COLUMNS)
+        reasons=Case(When(excluded=True, then=Cast("exclusion_reasons", TextField())), default=None),
     )
+    chunk = chunk_query(votes, _COLUMNS, chunk_size)
     hashes: dict[int, bytes] = {}  # participant id -> hash, from the public ids the reader sends
-    chunks = prefetched_pg_chunks(rows_query, chunk_size, wrap=_outer_sql, binary=True, after_fetch=_PublicIds())
+    chunks = prefetched_pg_chunks(chunk, chunk_size, wrap=_outer_sql, binary=True, after_fetch=_PublicIds())
     for rows, (reset, public_ids) in chunks:
         if reset:
             hashes.clear()

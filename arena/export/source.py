@@ -14,12 +14,12 @@ import functools
 import queue
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import psycopg
 from django.db import connection
-from django.db.models import Max, Q, QuerySet, TextField
+from django.db.models import FilteredRelation, Max, Q, QuerySet, TextField
 from django.db.models.functions import Cast
 from psycopg import pq
 from psycopg.postgres import types as pg_types
@@ -107,7 +107,7 @@ def matching_votes(options: ExportOptions, *, apply_flag_filter: bool = True) ->
 
 VOTE_COLUMNS = (
     "id", "battle_id", "participant__public_id", "basque_level", "education", "created_at",
-    "model_a__public_name", "model_b__public_name", "transcript__side_a", "transcript__side_b",
+    "model_a__public_name", "model_b__public_name", "frozen__side_a", "frozen__side_b",
     "content", "language", "overall", "excluded", "reasons",
 )
 
@@ -125,26 +125,33 @@ def iter_vote_chunks(
     upper_id = snapshot_upper_id()
     if upper_id is None:
         return
-    rows_query = (
-        matching_votes(options)
-        .filter(id__lte=upper_id)
-        # As text: parsed only for the few flagged votes instead of for every row.
-        .annotate(reasons=Cast("exclusion_reasons", TextField()))
-        .order_by("id")
-        .values_list(*VOTE_COLUMNS)
-    )
+    # As text: parsed only for the few flagged votes instead of for every row.
+    votes = matching_votes(options).filter(id__lte=upper_id).annotate(reasons=Cast("exclusion_reasons", TextField()))
+    chunk = chunk_query(votes, VOTE_COLUMNS, chunk_size)
     if connection.vendor == "postgresql":
-        chunks = prefetched_pg_chunks(rows_query, chunk_size)
+        chunks = prefetched_pg_chunks(chunk, chunk_size)
     else:
-        chunks = _orm_chunks(rows_query, chunk_size)
+        chunks = _orm_chunks(chunk, chunk_size)
     for rows in chunks:
         yield _records(rows, hasher)
 
 
-def _orm_chunks(rows_query: QuerySet, chunk_size: int) -> Iterator[list[tuple]]:
+def chunk_query(votes: QuerySet, columns: tuple[str, ...], chunk_size: int) -> Callable[[int], QuerySet]:
+    """``last_id -> the next chunk's rows``: ``columns`` of ``votes`` after that id, in id order, where
+    ``frozen__*`` are the vote's transcript. The keyset bound is in the transcript join too: without
+    it PostgreSQL merge-joined from the start of the transcript index, reading every earlier
+    transcript for each chunk (100 s instead of 15 for 1M votes)."""
+    def chunk(last_id: int) -> QuerySet:
+        frozen = FilteredRelation("transcript", condition=Q(transcript__vote_id__gt=last_id))
+        return votes.filter(id__gt=last_id).annotate(frozen=frozen).order_by("id").values_list(*columns)[:chunk_size]
+
+    return chunk
+
+
+def _orm_chunks(chunk: Callable[[int], QuerySet], chunk_size: int) -> Iterator[list[tuple]]:
     last_id = -1
     while True:
-        rows = list(rows_query.filter(id__gt=last_id)[:chunk_size])
+        rows = list(chunk(last_id))
         if rows:
             yield rows
         if len(rows) < chunk_size:
@@ -155,7 +162,7 @@ def _orm_chunks(rows_query: QuerySet, chunk_size: int) -> Iterator[list[tuple]]:
 _LAST_ID = -7_345_111_982  # a marker to find the keyset parameter in the compiled SQL's params
 
 
-def prefetched_pg_chunks(rows_query: QuerySet, chunk_size: int, *, wrap=None, binary: bool = False,
+def prefetched_pg_chunks(chunk: Callable[[int], QuerySet], chunk_size: int, *, wrap=None, binary: bool = False,
                          after_fetch=None) -> Iterator:
     """The same keyset chunks, fetched one ahead by a thread: PostgreSQL builds the next chunk while
     Python writes this one, so the export takes about max(database, Python) instead of their sum.
@@ -169,11 +176,11 @@ def prefetched_pg_chunks(rows_query: QuerySet, chunk_size: int, *, wrap=None, bi
     ``after_fetch(cursor, rows)`` runs in the thread after each chunk (for more queries on the same
     connection); with it, the chunks come as ``(rows, its result)``.
     """
-    sql, params = rows_query.filter(id__gt=_LAST_ID)[:chunk_size].query.sql_with_params()
+    sql, params = chunk(_LAST_ID).query.sql_with_params()
     if wrap is not None:
         sql = wrap(sql)
     params = list(params)
-    slot = params.index(_LAST_ID)
+    slots = [index for index, value in enumerate(params) if value == _LAST_ID]
     connection.ensure_connection()
     raw = connection.connection
     ready: queue.Queue = queue.Queue(maxsize=1)
@@ -189,7 +196,8 @@ def prefetched_pg_chunks(rows_query: QuerySet, chunk_size: int, *, wrap=None, bi
                     cursor.adapters.register_loader(name, loader)
                 last_id = -1
                 while not stop.is_set():
-                    params[slot] = last_id
+                    for slot in slots:
+                        params[slot] = last_id
                     with raw.transaction():
                         cursor.execute("SET LOCAL jit = off")
                         cursor.execute(sql, params, binary=binary)

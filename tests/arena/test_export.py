@@ -256,14 +256,17 @@ def test_votes_with_frozen_transcripts_export_the_same_bytes(arena_data, fmt, di
     from the messages. Frozen as cast_vote freezes them, the export copies them: same bytes."""
     unfrozen, _ = run_export(format=fmt, file_type="jsonl", dimension=dimension, include_flagged="on")
     assert not VoteTranscript.objects.exists()
+    freeze_all_transcripts(every=2)  # a mix in one chunk
+    mixed, _ = run_export(format=fmt, file_type="jsonl", dimension=dimension, include_flagged="on")
+    assert VoteTranscript.objects.count() == 3 and data_entry(mixed) == data_entry(unfrozen)
     freeze_all_transcripts()
     frozen, _ = run_export(format=fmt, file_type="jsonl", dimension=dimension, include_flagged="on")
     assert data_entry(frozen) == data_entry(unfrozen)
     assert len(jsonl_rows(data_entry(frozen))) >= 3
 
 
-def freeze_all_transcripts() -> None:
-    for vote in Vote.objects.select_related("battle"):
+def freeze_all_transcripts(every: int = 1) -> None:
+    for vote in Vote.objects.select_related("battle").filter(transcript__isnull=True).order_by("id")[::every]:
         side_a, side_b = transcripts(vote.battle)
         VoteTranscript.objects.create(vote=vote, side_a=side_a, side_b=side_b)
 
