@@ -7,7 +7,7 @@ import hashlib
 from .formats import arrow_schema
 from arena.jsonio import gzip_writer
 
-PARQUET_ROW_GROUP = 2_000  # one read chunk: bigger groups cost memory (~25 MB per 1,000 rows in flight)
+ARROW_BATCH_ROWS = 2_000  # = a Parquet row group; bigger batches cost memory (~25 MB per 1,000 rows in flight)
 
 
 class HashingStream:
@@ -65,19 +65,17 @@ class JsonlWriter:
             self.close()
 
 
-class ParquetWriter:
-    """Row groups of ``PARQUET_ROW_GROUP`` rows with an explicit schema (so an empty export is valid too).
-    Each batch becomes Arrow data at once: Python row dicts take ~10x the memory of their Arrow form."""
+class _ArrowWriter:
+    """Rows to Arrow record batches at once (Python row dicts take ~10x the memory of their Arrow
+    form), handed on every ``ARROW_BATCH_ROWS`` rows; with an explicit schema, so an empty export is
+    valid too. Subclasses say where the batches go."""
 
-    def __init__(self, stream, schema):
-        import pyarrow.parquet as pq  # only Parquet/HF exports pay for pyarrow
-
-        import pyarrow as pa
+    def __init__(self, schema):
+        import pyarrow as pa  # only Parquet/HF exports pay for pyarrow
 
         self._schema = schema
         # The system allocator gives freed memory back; Arrow's default (mimalloc) kept ~30 MB more.
         self._pool = pa.system_memory_pool()
-        self._writer = pq.ParquetWriter(stream, schema, compression="zstd", memory_pool=self._pool)
         self._batches: list = []
         self._pending_rows = 0
 
@@ -91,16 +89,18 @@ class ParquetWriter:
             ]
             self._batches.append(pa.RecordBatch.from_arrays(columns, schema=self._schema))
             self._pending_rows += len(rows)
-        if self._pending_rows >= PARQUET_ROW_GROUP:
+        if self._pending_rows >= ARROW_BATCH_ROWS:
             self._flush()
 
     def _flush(self) -> None:
         import pyarrow as pa
 
         if self._batches:
-            self._writer.write_table(pa.Table.from_batches(self._batches, schema=self._schema),
-                                     row_group_size=max(self._pending_rows, 1))
+            self._write_table(pa.Table.from_batches(self._batches, schema=self._schema))
             self._batches, self._pending_rows = [], 0
+
+    def _write_table(self, table) -> None:
+        raise NotImplementedError
 
     def close(self) -> None:
         self._flush()
@@ -113,10 +113,36 @@ class ParquetWriter:
             self._writer.close()
 
 
+class ParquetWriter(_ArrowWriter):
+    """Parquet, zstd, one row group per ``ARROW_BATCH_ROWS`` rows."""
+
+    def __init__(self, stream, schema):
+        import pyarrow.parquet as pq
+
+        super().__init__(schema)
+        self._writer = pq.ParquetWriter(stream, schema, compression="zstd", memory_pool=self._pool)
+
+    def _write_table(self, table) -> None:
+        self._writer.write_table(table, row_group_size=max(table.num_rows, 1))
+
+
+class ArrowStreamWriter(_ArrowWriter):
+    """An Arrow IPC stream: the file format of a ``datasets`` dataset, which it memory-maps as is."""
+
+    def __init__(self, stream, schema):
+        import pyarrow as pa
+
+        super().__init__(schema)
+        self._writer = pa.ipc.new_stream(stream, schema)
+
+    def _write_table(self, table) -> None:
+        self._writer.write_table(table)
+
+
 def open_writer(file_type: str, stream, schema_name: str):
     if file_type in ("jsonl", "jsonl.gz"):
         return JsonlWriter(stream, compress=file_type == "jsonl.gz")
-    if file_type in ("parquet", "hf"):  # the HF folder is built from a Parquet intermediate
+    if file_type == "parquet":
         return ParquetWriter(stream, arrow_schema(schema_name))
     raise ValueError(f"unknown file type {file_type!r}")
 
