@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from arena.models import ArenaConfig, Battle, ConsentText, Message, Participant, Vote
+from arena.models import ArenaConfig, Battle, ConsentText, Message, Participant, Vote, VoteTranscript
 
 
 @admin.register(ArenaConfig)
@@ -47,8 +47,18 @@ class BattleAdmin(admin.ModelAdmin):
     inlines = [MessageInline]
 
 
+class VoteTranscriptInline(admin.StackedInline):
+    """The conversations exactly as judged (and as exported), for checking a flagged vote."""
+
+    model = VoteTranscript
+    readonly_fields = ("side_a", "side_b")
+    can_delete = False
+    extra = max_num = 0
+
+
 @admin.register(Vote)
 class VoteAdmin(admin.ModelAdmin):
+    inlines = [VoteTranscriptInline]
     list_display = ("battle", "model_a", "model_b", "overall", "content", "language", "basque_level", "excluded",
                     "exclusion_reasons", "created_at")
     list_filter = ("excluded", "overall", "basque_level", "education", "model_a", "model_b")

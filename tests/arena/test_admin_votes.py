@@ -48,3 +48,13 @@ def test_votes_cannot_be_deleted_in_the_admin(admin_client, participant, echo_mo
     vote = Vote.objects.get()
     assert admin_client.get(f"/admin/arena/vote/{vote.pk}/delete/").status_code == 403
     assert Vote.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_the_vote_page_shows_the_frozen_conversations_read_only(admin_client, participant, echo_models):
+    battle = ready_battle(participant, echo_models)
+    logged_in(participant).post(f"/battle/{battle.pk}/vote/", VALID)
+    vote = Vote.objects.get()
+    page = admin_client.get(f"/admin/arena/vote/{vote.pk}/change/").content.decode()
+    assert "Kaixo A!" in page and "Kaixo B!" in page and "Zu Alfa zara." in page
+    assert "transcript-TOTAL_FORMS" in page and 'name="transcript-0-side_a"' not in page  # shown, not editable
