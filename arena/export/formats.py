@@ -9,11 +9,18 @@ from arena.jsonio import dumps
 
 from .source import VoteRecord
 
+class _Labels(dict):
+    """Stored choice -> label; a choice outside the vocabulary (a corrupted row) stops the export clearly."""
+
+    def __missing__(self, choice):
+        raise ValueError(f"a vote has the choice {choice!r}, not one of {sorted(self)}")
+
+
 # Stored choice -> the public datasets' winner labels.
-WINNER = {"A": "model_a", "B": "model_b", "tie": "tie"}
-OVERALL_WINNER = {**WINNER, "both_bad": "both_bad"}
+WINNER = _Labels({"A": "model_a", "B": "model_b", "tie": "tie"})
+OVERALL_WINNER = _Labels({**WINNER, "both_bad": "both_bad"})
 # Chatbot Arena spells "both are bad" this way.
-LMSYS_WINNER = {**WINNER, "both_bad": "tie (bothbad)"}
+LMSYS_WINNER = _Labels({**WINNER, "both_bad": "tie (bothbad)"})
 DIMENSIONS = ("overall", "content", "language")
 
 

@@ -155,8 +155,8 @@ def _postgres_batches(options: ExportOptions, hasher: ParticipantHasher, chunk_s
             hashes[participant_id] = hasher(public_id).encode("ascii")
         lines, flagged, models = [], [], set()
         for vote_id, participant_id, _voted_at, model_a, model_b, reasons, flagged_id, valid, head, tail in rows:
-            if not valid:  # the reference path fails on such a vote too
-                raise ValueError(f"vote {vote_id} has a choice outside {sorted(OVERALL_WINNER)}")
+            if not valid:  # a corrupted row: the reference path stops on it too
+                raise ValueError(f"vote {vote_id} has a choice that is not one of {sorted(OVERALL_WINNER)}")
             lines.append(b"".join((head, hashes[participant_id], tail)))
             models.add(model_a)
             models.add(model_b)

@@ -460,3 +460,11 @@ def test_a_failed_export_leaves_nothing_on_disk_and_says_so(arena_data, tmp_path
     files_then, _bytes = seen[-1]
     assert files_then >= 1  # it failed midway, with the temporary output open
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("fmt", ["ebaluatoia", "lmsys"])
+def test_a_corrupted_choice_stops_the_export_clearly(arena_data, tmp_path, fmt):
+    Vote.objects.filter(battle=arena_data["battles"]["mixed"]).update(language="AB")
+    with pytest.raises(CommandError, match="choice .*not one of.*nothing was written"):
+        call_command("export_votes", format=fmt, dimension="language", output=str(tmp_path / "out.zip"))
+    assert list(tmp_path.iterdir()) == []
