@@ -8,7 +8,9 @@ and no manifest, so it cannot be mistaken for a complete export.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import gc
 import hashlib
 import json
 import shutil
@@ -33,6 +35,19 @@ from .writers import ArrowStreamWriter, HashingStream, ParquetWriter, data_exten
 
 FLUSH_BYTES = 256 * 1024  # hand the client a chunk once this much is ready
 FLAGS_IN_MEMORY = 8 * 1024 * 1024  # beyond this the flagged-vote list spills to a temp file
+
+
+@contextlib.contextmanager
+def long_lived_objects_frozen():
+    """Keep the objects alive now (modules, Django's state: hundreds of thousands) out of the cyclic
+    garbage collector while rows are built: building millions of row dicts triggers full collections
+    that walk all of them, a third of the time of the dict-based formats (lmsys 17,800 -> 27,500 rows/s).
+    Acyclic rows are freed by reference counting either way; new cycles are still collected."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 class _ChunkSink:
@@ -92,7 +107,11 @@ class Export:
     def _iter_records(self, flags) -> Iterator[list]:
         """Vote records in chunks, counted; exported flagged votes are listed in ``flags`` (a binary stream)."""
         hasher = ParticipantHasher(self.salt)
-        for records in iter_vote_chunks(self.options, hasher, chunk_size=self.chunk_size):
+        with long_lived_objects_frozen():
+            yield from self._counted(iter_vote_chunks(self.options, hasher, chunk_size=self.chunk_size), flags)
+
+    def _counted(self, chunks, flags) -> Iterator[list]:
+        for records in chunks:
             self.stats.add_votes(records)
             for record in records:
                 if record.excluded:

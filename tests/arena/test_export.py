@@ -468,3 +468,32 @@ def test_a_corrupted_choice_stops_the_export_clearly(arena_data, tmp_path, fmt):
     with pytest.raises(CommandError, match="choice .*not one of.*nothing was written"):
         call_command("export_votes", format=fmt, dimension="language", output=str(tmp_path / "out.zip"))
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("fail", [False, True])
+def test_exports_leave_the_garbage_collector_as_they_found_it(arena_data, monkeypatch, fail):
+    """Dict-based formats keep long-lived objects out of the collector while they run (speed); a
+    server process must get it back afterwards, also when the export fails or is abandoned."""
+    import gc
+
+    seen_frozen = []
+    real = bundle_module.ROW_BUILDERS["lmsys"]
+
+    def build(record, dimension):
+        seen_frozen.append(gc.get_freeze_count())
+        if fail:
+            raise RuntimeError("broken row")
+        yield from real(record, dimension)
+
+    monkeypatch.setitem(bundle_module.ROW_BUILDERS, "lmsys", build)
+    before = gc.get_freeze_count()
+    form = ExportForm(data={"format": "lmsys", "file_type": "jsonl"})
+    assert form.is_valid()
+    stream = Export(form.to_options()).iter_zip()
+    if fail:
+        with pytest.raises(RuntimeError, match="broken row"):
+            b"".join(stream)
+    else:
+        assert b"".join(stream)
+    assert seen_frozen and min(seen_frozen) > before
+    assert gc.get_freeze_count() == before
