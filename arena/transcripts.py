@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from django.db.models import QuerySet
+
 from arena.jsonio import dumps
 from arena.models import Battle, Message
 
@@ -25,21 +27,28 @@ def encode(conversation: list[dict]) -> str:
     return dumps(conversation).decode("utf-8")
 
 
+def encoded_sides(snapshot_a: dict, snapshot_b: dict, messages: Iterable[tuple[str, str, str]]) -> tuple[str, str]:
+    """Both sides' transcripts, encoded, from the battle's frozen settings and its messages."""
+    messages = list(messages)
+    return tuple(encode(side_messages(snapshot.get("system_prompt", ""), messages, side))
+                 for side, snapshot in (("A", snapshot_a), ("B", snapshot_b)))
+
+
+def messages_by_battle(messages: QuerySet) -> dict:
+    """battle id -> [(role, side, content)] in transcript order, from one query over ``messages``."""
+    by_battle: dict = {}
+    rows = messages.order_by("battle_id", "turn", "side").values_list("battle_id", "role", "side", "content")
+    for battle_id, role, side, content in rows:
+        by_battle.setdefault(battle_id, []).append((role, side, content))
+    return by_battle
+
+
 def transcripts_of(battles: Iterable[Battle]) -> dict[str, tuple[str, str]]:
     """str(battle id) -> both sides' encoded transcripts, from the stored messages, in one query."""
     battles = list(battles)
-    messages: dict = {}
-    rows = (Message.objects.filter(battle__in=battles).order_by("battle_id", "turn", "side")
-            .values_list("battle_id", "role", "side", "content"))
-    for battle_id, role, side, content in rows:
-        messages.setdefault(battle_id, []).append((role, side, content))
-    return {
-        str(battle.pk): tuple(
-            encode(side_messages(battle.snapshot_for(side).get("system_prompt", ""), messages.get(battle.pk, []), side))
-            for side in "AB"
-        )
-        for battle in battles
-    }
+    messages = messages_by_battle(Message.objects.filter(battle__in=battles))
+    return {str(battle.pk): encoded_sides(battle.snapshot_a, battle.snapshot_b, messages.get(battle.pk, []))
+            for battle in battles}
 
 
 def transcripts(battle: Battle) -> tuple[str, str]:

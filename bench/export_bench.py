@@ -77,7 +77,7 @@ def load(votes: int, seed: int = 5) -> None:
     from django.core.management import call_command
     from django.db import connection
 
-    from arena.transcripts import encode, side_messages
+    from arena.transcripts import encoded_sides
     from models_serving.models import ServedModel
 
     call_command("migrate", verbosity=0)
@@ -106,12 +106,13 @@ def load(votes: int, seed: int = 5) -> None:
         pairs = [rng.sample(models, 2) for _ in range(votes)]
         owners = [rng.choice(participants) for _ in range(votes)]
         times = [now + dt.timedelta(seconds=i * 30) for i in range(votes)]
+        snapshots = {model.pk: model.sampling_snapshot() for model in models}
         with cur.copy("COPY arena_battle (id, participant_id, model_a_id, model_b_id, status, snapshot_a, "
                       "snapshot_b, failure_reason, created_at, updated_at) FROM STDIN") as copy:
             for i in range(votes):
                 a, b = pairs[i]
                 copy.write_row((battle_ids[i], owners[i][0], a.pk, b.pk, "voted",
-                                json.dumps(a.sampling_snapshot()), json.dumps(b.sampling_snapshot()), "",
+                                json.dumps(snapshots[a.pk]), json.dumps(snapshots[b.pk]), "",
                                 times[i], times[i]))
         with cur.copy("COPY arena_message (battle_id, turn, role, side, content, finish_reason, error, "
                       "token_count, created_at) FROM STDIN") as copy:
@@ -134,8 +135,7 @@ def load(votes: int, seed: int = 5) -> None:
             for i in range(votes):
                 # Frozen as services.cast_vote does, from the same (regenerated) messages.
                 messages = [message for _turn, message in conversation(i, text, seed)]
-                copy.write_row((i + 1, *(encode(side_messages(model.system_prompt, messages, side))
-                                         for side, model in zip("AB", pairs[i]))))
+                copy.write_row((i + 1, *encoded_sides(snapshots[pairs[i][0].pk], snapshots[pairs[i][1].pk], messages)))
         cur.execute("ANALYZE")
     raw.commit()
     print(f"loaded {votes:,} votes in {time.perf_counter() - started:.0f} s", file=sys.stderr)

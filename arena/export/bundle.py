@@ -22,12 +22,13 @@ from pathlib import Path
 
 from django.conf import settings
 
+from arena.jsonio import dumps
+
 from .card import dataset_card
 from .formats import ROW_BUILDERS, arrow_schema
 from .hashing import ParticipantHasher, export_salt
 from .lines import iter_ebaluatoia_batches
-from arena.jsonio import dumps
-from .manifest import FLAGS_NAME, MANIFEST_NAME, ExportStats, build_manifest
+from .manifest import FLAGS_NAME, MANIFEST_NAME, ChunkCounts, ExportStats, build_manifest
 from .options import ExportOptions
 from .source import DEFAULT_CHUNK_SIZE, exclusion_counts, iter_vote_chunks, participant_count
 from .writers import ArrowStreamWriter, HashingStream, ParquetWriter, data_extension, open_writer
@@ -104,28 +105,23 @@ class Export:
     def data_name(self) -> str:
         return f"{self.options.stem}.{data_extension(self.options.file_type)}"
 
-    def _iter_records(self, flags) -> Iterator[list]:
-        """Vote records in chunks, counted; exported flagged votes are listed in ``flags`` (a binary stream)."""
-        hasher = ParticipantHasher(self.salt)
-        with long_lived_objects_frozen():
-            yield from self._counted(iter_vote_chunks(self.options, hasher, chunk_size=self.chunk_size), flags)
-
-    def _counted(self, chunks, flags) -> Iterator[list]:
-        for records in chunks:
-            self.stats.add_votes(records)
-            for record in records:
-                if record.excluded:
-                    flags.write(dumps({"id": record.battle_id, "exclusion_reasons": record.exclusion_reasons}) + b"\n")
-            yield records
+    def _count(self, counts: ChunkCounts, flags) -> None:
+        """Add a chunk to the manifest's counts; list its exported flagged votes in ``flags`` (a binary stream)."""
+        self.stats.add(counts)
+        for battle_id, reasons in counts.flagged:
+            flags.write(dumps({"id": battle_id, "exclusion_reasons": reasons}) + b"\n")
 
     def iter_rows(self, flags) -> Iterator[list[dict]]:
-        """Row batches as dicts (Parquet/HF)."""
+        """Row batches as dicts (JSONL of lmsys/dpo, Parquet, HF)."""
         build = ROW_BUILDERS[self.options.format]
         dimension_key = "dimension" if self.options.format == "dpo" else None
-        for records in self._iter_records(flags):
-            rows = [row for record in records for row in build(record, self.options.dimension)]
-            self.stats.add_rows(rows, dimension_key)
-            yield rows
+        chunks = iter_vote_chunks(self.options, ParticipantHasher(self.salt), chunk_size=self.chunk_size)
+        with long_lived_objects_frozen():
+            for records in chunks:
+                self._count(ChunkCounts.of(records), flags)
+                rows = [row for record in records for row in build(record, self.options.dimension)]
+                self.stats.add_rows(rows, dimension_key)
+                yield rows
 
     def iter_jsonl(self, flags) -> Iterator[bytes]:
         """JSONL batches as UTF-8 bytes, one line per row."""
@@ -137,12 +133,9 @@ class Export:
         # One row per vote, encoded without row dicts (see lines.py).
         hasher = ParticipantHasher(self.salt)
         for batch in iter_ebaluatoia_batches(self.options, hasher, chunk_size=self.chunk_size):
-            self.stats.add(batch.votes, len(batch.flagged), batch.first_vote_at, batch.last_vote_at, batch.models)
-            self.stats.rows += batch.votes
-            for battle_id, reasons in batch.flagged:
-                flags.write(dumps({"id": battle_id, "exclusion_reasons": reasons}) + b"\n")
-            if batch.lines:
-                yield batch.lines
+            self._count(batch.counts, flags)
+            self.stats.rows += batch.counts.votes
+            yield batch.lines
 
     def _finish_manifest(self, files: dict[str, dict]) -> dict:
         counts_from_db = exclusion_counts(self.options)

@@ -9,6 +9,7 @@ from arena.jsonio import dumps
 
 from .source import VoteRecord
 
+
 class _Labels(dict):
     """Stored choice -> label; a choice outside the vocabulary (a corrupted row) stops the export clearly."""
 

@@ -8,9 +8,8 @@ both give the same bytes for any text, for frozen and unfrozen transcripts.
 """
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from django.db import connection
 from django.db.models import Case, TextField, When
@@ -21,6 +20,7 @@ from arena.models import Battle, Message, Participant
 
 from .formats import OVERALL_WINNER, WINNER, ebaluatoia_line
 from .hashing import MAX_CACHED, ParticipantHasher
+from .manifest import ChunkCounts
 from .options import ExportOptions
 from .source import chunk_query, iter_vote_chunks, matching_votes, prefetched_pg_chunks, snapshot_upper_id
 
@@ -108,14 +108,10 @@ class _PublicIds:
 
 @dataclass
 class LineBatch:
-    """A chunk of encoded lines with what the manifest counts."""
+    """A chunk of encoded lines (each ending in a newline) with what the manifest counts of it."""
 
     lines: bytes
-    votes: int
-    flagged: list[tuple[str, list]] = field(default_factory=list)  # (battle id, reasons) of flagged votes
-    first_vote_at: dt.datetime | None = None
-    last_vote_at: dt.datetime | None = None
-    models: set[str] = field(default_factory=set)
+    counts: ChunkCounts
 
 
 def iter_ebaluatoia_batches(options: ExportOptions, hasher: ParticipantHasher, *, chunk_size: int
@@ -127,14 +123,8 @@ def iter_ebaluatoia_batches(options: ExportOptions, hasher: ParticipantHasher, *
 
 def _reference_batches(options: ExportOptions, hasher: ParticipantHasher, chunk_size: int) -> Iterator[LineBatch]:
     for records in iter_vote_chunks(options, hasher, chunk_size=chunk_size):
-        yield LineBatch(
-            "".join(ebaluatoia_line(record) + "\n" for record in records).encode("utf-8"),
-            votes=len(records),
-            flagged=[(record.battle_id, record.exclusion_reasons) for record in records if record.excluded],
-            first_vote_at=min((record.voted_at for record in records), default=None),
-            last_vote_at=max((record.voted_at for record in records), default=None),
-            models={name for record in records for name in (record.model_a, record.model_b)},
-        )
+        lines = "".join(ebaluatoia_line(record) + "\n" for record in records).encode("utf-8")
+        yield LineBatch(lines, ChunkCounts.of(records))
 
 
 def _postgres_batches(options: ExportOptions, hasher: ParticipantHasher, chunk_size: int) -> Iterator[LineBatch]:
@@ -163,7 +153,6 @@ def _postgres_batches(options: ExportOptions, hasher: ParticipantHasher, chunk_s
             if reasons is not None:
                 flagged.append((flagged_id, loads(reasons) or []))
         times = [row[2] for row in rows]
-        yield LineBatch(
-            b"\n".join(lines) + b"\n" if lines else b"", votes=len(lines), flagged=flagged,
-            first_vote_at=min(times, default=None), last_vote_at=max(times, default=None), models=models,
-        )
+        yield LineBatch(b"\n".join(lines) + b"\n", ChunkCounts(
+            votes=len(lines), flagged=flagged, first_vote_at=min(times), last_vote_at=max(times), models=models,
+        ))

@@ -41,6 +41,27 @@ def salt_id(salt: bytes) -> str:
 
 
 @dataclass
+class ChunkCounts:
+    """What the manifest counts of one chunk of exported votes, and the flagged ones to list."""
+
+    votes: int
+    flagged: list[tuple[str, list]] = field(default_factory=list)  # (battle id, exclusion reasons)
+    first_vote_at: dt.datetime | None = None
+    last_vote_at: dt.datetime | None = None
+    models: set[str] = field(default_factory=set)
+
+    @classmethod
+    def of(cls, records: list[VoteRecord]) -> ChunkCounts:
+        return cls(
+            votes=len(records),
+            flagged=[(record.battle_id, record.exclusion_reasons) for record in records if record.excluded],
+            first_vote_at=min((record.voted_at for record in records), default=None),
+            last_vote_at=max((record.voted_at for record in records), default=None),
+            models={name for record in records for name in (record.model_a, record.model_b)},
+        )
+
+
+@dataclass
 class ExportStats:
     """Counted while streaming, so the manifest never needs a second pass over the data."""
 
@@ -52,22 +73,14 @@ class ExportStats:
     last_vote_at: dt.datetime | None = None
     models: set[str] = field(default_factory=set)
 
-    def add_votes(self, records: list[VoteRecord]) -> None:
-        self.add(len(records), sum(record.excluded for record in records),
-                 min((record.voted_at for record in records), default=None),
-                 max((record.voted_at for record in records), default=None),
-                 {name for record in records for name in (record.model_a, record.model_b)})
-
-    def add(self, votes: int, flagged: int, first: dt.datetime | None, last: dt.datetime | None,
-            models: set[str]) -> None:
-        """One chunk of exported votes: how many, how many flagged, their time span and models."""
-        self.votes += votes
-        self.flagged_votes_exported += flagged
-        if first is not None and (self.first_vote_at is None or first < self.first_vote_at):
-            self.first_vote_at = first
-        if last is not None and (self.last_vote_at is None or last > self.last_vote_at):
-            self.last_vote_at = last
-        self.models |= models
+    def add(self, chunk: ChunkCounts) -> None:
+        self.votes += chunk.votes
+        self.flagged_votes_exported += len(chunk.flagged)
+        if chunk.first_vote_at is not None and (self.first_vote_at is None or chunk.first_vote_at < self.first_vote_at):
+            self.first_vote_at = chunk.first_vote_at
+        if chunk.last_vote_at is not None and (self.last_vote_at is None or chunk.last_vote_at > self.last_vote_at):
+            self.last_vote_at = chunk.last_vote_at
+        self.models |= chunk.models
 
     def add_rows(self, rows: list[dict], dimension_key: str | None) -> None:
         self.rows += len(rows)

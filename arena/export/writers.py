@@ -4,8 +4,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 
-from .formats import arrow_schema
 from arena.jsonio import gzip_writer
+
+from .formats import arrow_schema
 
 ARROW_BATCH_ROWS = 2_000  # = a Parquet row group; bigger batches cost memory (~25 MB per 1,000 rows in flight)
 

@@ -2,7 +2,7 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
-from arena.transcripts import encode, side_messages
+from arena.transcripts import encoded_sides, messages_by_battle
 
 BATCH = 1000
 
@@ -17,18 +17,12 @@ def freeze_existing(apps, schema_editor):
                      .order_by("id")[:BATCH])
         if not votes:
             return
-        messages: dict = {}
-        rows = (Message.objects.filter(battle_id__in=[vote.battle_id for vote in votes])
-                .order_by("battle_id", "turn", "side").values_list("battle_id", "role", "side", "content"))
-        for battle_id, role, side, content in rows:
-            messages.setdefault(battle_id, []).append((role, side, content))
+        messages = messages_by_battle(Message.objects.filter(battle_id__in=[vote.battle_id for vote in votes]))
         frozen = []
         for vote in votes:
-            sides = [
-                encode(side_messages((snapshot or {}).get("system_prompt", ""), messages.get(vote.battle_id, []), side))
-                for side, snapshot in (("A", vote.battle.snapshot_a), ("B", vote.battle.snapshot_b))
-            ]
-            frozen.append(VoteTranscript(vote=vote, side_a=sides[0], side_b=sides[1]))
+            side_a, side_b = encoded_sides(vote.battle.snapshot_a, vote.battle.snapshot_b,
+                                           messages.get(vote.battle_id, []))
+            frozen.append(VoteTranscript(vote=vote, side_a=side_a, side_b=side_b))
         VoteTranscript.objects.bulk_create(frozen)
         last_id = votes[-1].id
 

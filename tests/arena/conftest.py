@@ -5,7 +5,7 @@ import pytest
 from channels.testing import WebsocketCommunicator
 
 from arena import selectors, services
-from arena.models import ConsentText
+from arena.models import ArenaConfig, ConsentText
 from models_serving.models import ServedModel
 from models_serving.vllm_process import free_port
 from tests.support.fake_openai import FakeOpenAIServer
@@ -23,6 +23,15 @@ def consent_text() -> ConsentText:
     return selectors.active_consent() or ConsentText.objects.create(
         version="test-v1", text_eu="Onartzen dut.", text_es="Acepto.", text_en="I agree."
     )
+
+
+def arena_config(**fields) -> ArenaConfig:
+    """The arena's settings with ``fields`` changed and saved, as an admin would."""
+    config = ArenaConfig.current()
+    for name, value in fields.items():
+        setattr(config, name, value)
+    config.save()
+    return config
 
 
 def make_participant(username: str = "ane", password: str = "Mendia-2026-pass", **profile):

@@ -8,7 +8,8 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import reverse
 
-from arena.models import ArenaConfig, Battle, ConsentText, Participant, Vote
+from arena.models import Battle, ConsentText, Participant, Vote
+from tests.arena.conftest import arena_config
 from tests.arena.test_votes import VALID, logged_in, ready_battle
 
 SIGNUP = {
@@ -44,9 +45,7 @@ def test_signup_requires_consent_age_and_profile(missing):
 
 @pytest.mark.django_db
 def test_minimum_age_is_the_admins_setting():
-    config = ArenaConfig.current()
-    config.minimum_age = 16
-    config.save()
+    arena_config(minimum_age=16)
     content = Client(HTTP_ACCEPT_LANGUAGE="en").get(reverse("arena:signup"), HTTP_COOKIE="arena_language=en").content.decode()
     assert "16" in content
 

@@ -6,8 +6,8 @@ import pytest
 from django.core.cache import cache
 from django.urls import reverse
 
-from arena.models import ArenaConfig
 from arena.ranking import cache as ranking_cache
+from tests.arena.conftest import arena_config
 from tests.arena.test_ranking_data import add_votes, make_models, make_voter, synthetic_rows
 
 URL = reverse("arena:leaderboard")
@@ -97,9 +97,7 @@ def test_one_vote_and_all_ties_are_explained(client, db):
     add_votes([(m1, m2, "tie", "tie", "both_bad")])
     html = get(client).content.decode()
     assert "Very few votes" in html and "Every vote is a tie" in html
-    config = ArenaConfig.current()
-    config.both_bad_as_tie = False
-    config.save()
+    arena_config(both_bad_as_tie=False)
     html = get(client).content.decode()
     assert "both bad&#x27; votes are left out" in html or "both bad' votes are left out" in html
 

@@ -5,12 +5,11 @@ import datetime as dt
 
 import numpy as np
 import pytest
-from django.core.cache import cache
 from django.utils import timezone
 
 from arena import quality
-from arena.models import ArenaConfig, Battle, Vote
-from arena.ranking import cache as ranking_cache
+from arena.models import Battle, Vote
+from tests.arena.conftest import arena_config
 from tests.arena.test_ranking_data import add_answers, add_votes, bt_outcomes, make_models, make_voter
 
 LONG = "Euskara hizkuntza zaharra da eta oso ederra; milaka urte ditu."
@@ -51,24 +50,19 @@ def test_identity_leak_flags_only_a_model_naming_itself():
 
 @pytest.mark.django_db
 def test_too_short_uses_the_configured_minimum_per_side():
-    config = ArenaConfig.current()
-    config.min_answer_chars = 30
-    config.save()
+    arena_config(min_answer_chars=30)
     m1, m2 = make_models(2)
     short = voted_battle(m1, m2, answer_b="Bai.")
     fine = voted_battle(m1, m2)
     assert quality.check_vote(short.pk) == ["too_short"]
     assert quality.check_vote(fine.pk) == []
-    config.min_answer_chars = 2
-    config.save()
+    arena_config(min_answer_chars=2)
     assert quality.check_vote(short.pk) == []  # re-checking removes a flag that no longer applies
 
 
 @pytest.mark.django_db
 def test_daily_cap_flags_votes_beyond_the_cap_on_the_same_local_day():
-    config = ArenaConfig.current()
-    config.daily_vote_cap = 3
-    config.save()
+    arena_config(daily_vote_cap=3)
     m1, m2 = make_models(2)
     voter = make_voter()
     day = timezone.make_aware(dt.datetime(2026, 3, 2, 10, 0))

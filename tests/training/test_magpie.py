@@ -1,7 +1,6 @@
 """Magpie: the pre-query prefix holds no user text; the pipeline samples, filters and writes real data."""
 from __future__ import annotations
 
-import copy
 import json
 
 import pytest
