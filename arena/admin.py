@@ -1,7 +1,13 @@
+"""Admin pages: settings, consent texts, participants, battles, and votes with their judged conversations."""
+import json
+
 from django.contrib import admin
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from arena.models import ArenaConfig, Battle, ConsentText, Message, Participant, Vote, VoteTranscript
+from arena import quality, selectors, tasks
+from arena.models import ArenaConfig, Battle, ConsentText, Message, Participant, Vote
+from arena.vocabulary import ExclusionReason, Side
 
 
 @admin.register(ArenaConfig)
@@ -13,6 +19,10 @@ class ArenaConfigAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def save_model(self, request, obj, form, change):
+        obj.pk = ArenaConfig.SINGLETON_PK  # the one row ArenaConfig.current() reads
+        super().save_model(request, obj, form, change)
 
 
 @admin.register(ConsentText)
@@ -47,30 +57,33 @@ class BattleAdmin(admin.ModelAdmin):
     inlines = [MessageInline]
 
 
-class VoteTranscriptInline(admin.StackedInline):
-    """The conversations exactly as judged (and as exported), for checking a flagged vote."""
-
-    model = VoteTranscript
-    readonly_fields = ("side_a", "side_b")
-    can_delete = False
-    extra = max_num = 0
-
-
 @admin.register(Vote)
 class VoteAdmin(admin.ModelAdmin):
-    inlines = [VoteTranscriptInline]
     list_display = ("battle", "model_a", "model_b", "overall", "content", "language", "basque_level", "excluded",
                     "exclusion_reasons", "created_at")
     list_filter = ("excluded", "overall", "basque_level", "education", "model_a", "model_b")
     readonly_fields = ("battle", "participant", "model_a", "model_b", "content", "language", "overall",
-                       "basque_level", "education", "excluded", "exclusion_reasons", "created_at")
+                       "basque_level", "education", "excluded", "exclusion_reasons", "created_at",
+                       "conversation_a", "conversation_b")
     actions = ["recheck_quality", "exclude_manually", "include_manually"]
+
+    # The conversations exactly as judged (and as exported), for checking a flagged vote.
+    @admin.display(description=_("Model A"))
+    def conversation_a(self, obj):
+        return self._conversation(obj, Side.A)
+
+    @admin.display(description=_("Model B"))
+    def conversation_b(self, obj):
+        return self._conversation(obj, Side.B)
+
+    def _conversation(self, vote, side: str):
+        if not hasattr(vote, "_judged_conversations"):
+            vote._judged_conversations = selectors.judged_conversations(vote)
+        return format_html("<pre>{}</pre>", json.dumps(vote._judged_conversations[side], ensure_ascii=False, indent=2))
 
     @admin.action(description=_("Re-run the vote-quality checks"))
     def recheck_quality(self, request, queryset):
-        from arena.tasks import recheck_votes
-
-        recheck_votes.delay(list(queryset.values_list("pk", flat=True)))
+        tasks.recheck_votes.delay(list(queryset.values_list("pk", flat=True)))
         self.message_user(request, _("Quality checks queued for %(n)d votes.") % {"n": queryset.count()})
 
     @admin.action(description=_("Exclude from rankings (manual)"))
@@ -82,12 +95,9 @@ class VoteAdmin(admin.ModelAdmin):
         self._set_manual(queryset, False)
 
     def _set_manual(self, queryset, present: bool):
-        # The automatic checks own their reason codes and keep "manual" untouched.
-        from arena.quality import set_reason
-        from arena.ranking import mark_stale
-
-        set_reason(list(queryset.values_list("pk", flat=True)), "manual", present)
-        mark_stale()
+        # The automatic checks own their reason codes and keep the manual one untouched.
+        quality.set_reason(list(queryset.values_list("pk", flat=True)), ExclusionReason.MANUAL, present)
+        tasks.votes_changed()
 
     def has_add_permission(self, request):
         return False

@@ -17,13 +17,14 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from arena import selectors, services
+from arena.models import Battle
 from arena.rendering import render_markdown
+from arena.vocabulary import SIDES
 from models_serving import client
 from models_serving.selectors import endpoint_for
 from models_serving.services import mark_unhealthy
 
 logger = logging.getLogger(__name__)
-SIDES = ("A", "B")
 
 
 class BattleConsumer(AsyncJsonWebsocketConsumer):
@@ -78,7 +79,7 @@ class BattleConsumer(AsyncJsonWebsocketConsumer):
         if self.is_answering():
             return await self.send_error("busy", _("Wait until both answers finish, or press stop."))
         if self.battle_id is not None:
-            await database_sync_to_async(services.abandon_battle)(self.battle_id)
+            await database_sync_to_async(services.abandon_battle)(battle_id=self.battle_id)
         self.battle_id = None
         await self.send_json({"type": "reset"})
 
@@ -90,12 +91,14 @@ class BattleConsumer(AsyncJsonWebsocketConsumer):
         if self.is_answering():
             return await self.send_error("busy", _("Wait until both answers finish, or press stop."))
         try:
-            text = await database_sync_to_async(services.check_prompt)(self.participant, content.get("text"))
+            text = await database_sync_to_async(services.check_prompt)(
+                participant=self.participant, text=content.get("text"))
             if self.battle_id is None:
-                battle = await database_sync_to_async(services.start_battle)(self.participant)
+                battle = await database_sync_to_async(services.start_battle)(participant=self.participant)
                 self.battle_id = battle.pk
                 await self.send_json({"type": "battle", "battle": str(battle.pk)})
-            plan = await database_sync_to_async(services.begin_turn)(self.battle_id, self.participant, text)
+            plan = await database_sync_to_async(services.begin_turn)(
+                battle_id=self.battle_id, participant=self.participant, text=text)
         except services.ArenaError as error:
             return await self.send_error(error.code, str(error.message))
         await self.send_json({"type": "turn_start", "turn": plan.turn})
@@ -108,8 +111,8 @@ class BattleConsumer(AsyncJsonWebsocketConsumer):
 
     async def run_turn(self, battle_id, plan: services.TurnPlan):
         battle = await database_sync_to_async(
-            lambda: services.Battle.objects.select_related("model_a", "model_b", "model_a__base_model",
-                                                           "model_b__base_model").get(pk=battle_id)
+            lambda: Battle.objects.select_related("model_a", "model_b", "model_a__base_model",
+                                                  "model_b__base_model").get(pk=battle_id)
         )()
         messages = {"A": plan.messages_a, "B": plan.messages_b}
         sides = {side: asyncio.create_task(self.stream_side(battle, side, plan.turn, messages[side])) for side in SIDES}
@@ -132,7 +135,7 @@ class BattleConsumer(AsyncJsonWebsocketConsumer):
         failure = failure or next((r for r in results if isinstance(r, client.EndpointError)), None)
         with translation.override(self.language):
             status = await database_sync_to_async(services.finish_turn)(
-                battle_id, failed=failure is not None, reason=str(failure or ""),
+                battle_id=battle_id, failed=failure is not None, reason=str(failure or ""),
             )
             if failure is not None:
                 if failure.before_first_token:
@@ -142,7 +145,7 @@ class BattleConsumer(AsyncJsonWebsocketConsumer):
                 await self.send_error("model_failed", message)
             await self.send_json({
                 "type": "turn_done", "status": status, "stopped": cancelled,
-                "can_vote": status == services.Battle.Status.READY,
+                "can_vote": status == Battle.Status.READY,
             })
         if failure is not None:
             self.battle_id = None  # the next prompt starts a fresh pair
@@ -177,7 +180,7 @@ class BattleConsumer(AsyncJsonWebsocketConsumer):
             raise
         finally:
             await asyncio.shield(database_sync_to_async(services.record_answer)(
-                battle.pk, turn=turn, side=side, content=stats.text,
+                battle_id=battle.pk, turn=turn, side=side, content=stats.text,
                 finish_reason=stats.finish_reason or ("error" if error else "cancelled"), error=error,
                 token_count=stats.token_count, ttft_ms=stats.ttft_ms, duration_ms=stats.duration_ms,
             ))

@@ -3,7 +3,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import UserCreationForm
 from django.utils.translation import gettext_lazy as _
 
-from arena.models import Choice, OverallChoice, Participant
+from arena.models import Participant
+from arena.vocabulary import Choice, OverallChoice
 
 
 class SignupForm(UserCreationForm):

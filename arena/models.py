@@ -8,9 +8,13 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from arena.vocabulary import Choice, OverallChoice, Side
+
 
 class ArenaConfig(models.Model):
     """Site-wide settings an admin edits in the admin (a single row, pk=1)."""
+
+    SINGLETON_PK = 1
 
     class SamplingMode(models.TextChoices):
         UNIFORM = "uniform", _("Uniform (as in the original study)")
@@ -48,9 +52,9 @@ class ArenaConfig(models.Model):
         return str(_("Arena configuration"))
 
     @classmethod
-    def current(cls) -> "ArenaConfig":
-        config, _created = cls.objects.get_or_create(pk=1)
-        return config
+    def current(cls) -> ArenaConfig:
+        """The saved settings, or until an admin saves them the defaults, unsaved: a read never writes."""
+        return cls.objects.filter(pk=cls.SINGLETON_PK).first() or cls(pk=cls.SINGLETON_PK)
 
 
 class ConsentText(models.Model):
@@ -126,10 +130,6 @@ class Participant(models.Model):
     def __str__(self) -> str:
         return f"participant {self.public_id}"
 
-    @property
-    def is_deleted(self) -> bool:
-        return self.deleted_at is not None
-
 
 class Battle(models.Model):
     class Status(models.TextChoices):
@@ -164,10 +164,10 @@ class Battle(models.Model):
         return f"battle {self.id} ({self.status})"
 
     def model_for(self, side: str):
-        return self.model_a if side == "A" else self.model_b
+        return self.model_a if side == Side.A else self.model_b
 
     def snapshot_for(self, side: str) -> dict:
-        return self.snapshot_a if side == "A" else self.snapshot_b
+        return self.snapshot_a if side == Side.A else self.snapshot_b
 
 
 class Message(models.Model):
@@ -178,7 +178,7 @@ class Message(models.Model):
     battle = models.ForeignKey(Battle, on_delete=models.CASCADE, related_name="messages")
     turn = models.PositiveSmallIntegerField()
     role = models.CharField(max_length=10, choices=Role.choices)
-    # Blank for the user's prompt (sent to both sides); "A" or "B" for an answer.
+    # Blank for the user's prompt (sent to both sides); "A" or "B" (vocabulary.Side) for an answer.
     side = models.CharField(max_length=1, blank=True)
     content = models.TextField(blank=True)
     finish_reason = models.CharField(max_length=20, blank=True)
@@ -193,19 +193,6 @@ class Message(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["battle", "turn", "role", "side"], name="message_unique_slot"),
         ]
-
-
-class Choice(models.TextChoices):
-    A = "A", _("A is better")
-    TIE = "tie", _("Tie")
-    B = "B", _("B is better")
-
-
-class OverallChoice(models.TextChoices):
-    A = "A", _("A is better")
-    TIE = "tie", _("Tie")
-    B = "B", _("B is better")
-    BOTH_BAD = "both_bad", _("Both are bad")
 
 
 class Vote(models.Model):

@@ -11,26 +11,26 @@ Reason codes stored in ``Vote.exclusion_reasons``:
   disagree with the current Bradley–Terry predictions more than an honest judge would; all of
   that participant's votes get the flag while the test rejects.
 
-Only these codes are ever added or removed here; other codes (e.g. set by an admin) are kept,
-and a vote an admin excluded without a reason stays excluded.
+The codes are ``vocabulary.ExclusionReason``'s. Only these four are ever added or removed here;
+other codes (e.g. MANUAL, set by an admin) are kept, and a vote an admin excluded without a reason
+stays excluded. The checks read the conversations as judged (``selectors.judged_conversations``)
+and receive the current Bradley–Terry fit from their caller: this module never imports the ranking.
 """
 from __future__ import annotations
 
 import datetime as dt
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from arena.models import ArenaConfig, Battle, Message, Vote
-
-IDENTITY_LEAK = "identity_leak"
-JUDGE_OUTLIER = "judge_outlier"
-TOO_SHORT = "too_short"
-DAILY_CAP = "daily_cap"
-REASONS = (IDENTITY_LEAK, JUDGE_OUTLIER, TOO_SHORT, DAILY_CAP)
+from arena import selectors
+from arena.models import ArenaConfig, Battle, Vote
+from arena.vocabulary import SIDES, Choice, ExclusionReason
 
 # Judge test (Wald SPRT). H0: the judge picks the BT favourite of a pair with the model's
 # probability q; H1: the judge's choice is unrelated to quality (agrees with probability ½).
@@ -51,27 +51,22 @@ def identity_pattern(terms_text: str) -> re.Pattern | None:
     return re.compile(r"(?<!\w)(?:" + "|".join(re.escape(term) for term in terms) + r")(?!\w)", re.IGNORECASE)
 
 
-def _answers_by_side(battle: Battle) -> dict[str, list[str]]:
-    sides: dict[str, list[str]] = {"A": [], "B": []}
-    answers = Message.objects.filter(battle=battle, role=Message.Role.ASSISTANT).values_list("side", "content")
-    for side, content in answers:
-        if side in sides:
-            sides[side].append(content or "")
-    return sides
+def answers_by_side(vote: Vote) -> dict[str, list[str]]:
+    """Each side's answers as the volunteer judged them (empty ones included)."""
+    conversations = selectors.judged_conversations(vote)
+    return {side: [m["content"] for m in conversations[side] if m["role"] == "assistant"] for side in SIDES}
 
 
-def has_identity_leak(battle: Battle, answers: dict[str, list[str]] | None = None) -> bool:
-    answers = answers if answers is not None else _answers_by_side(battle)
-    for side, model in (("A", battle.model_a), ("B", battle.model_b)):
-        pattern = identity_pattern(model.identity_terms)
+def has_identity_leak(battle: Battle, answers: dict[str, list[str]]) -> bool:
+    for side in SIDES:
+        pattern = identity_pattern(battle.model_for(side).identity_terms)
         if pattern and any(pattern.search(text) for text in answers[side]):
             return True
     return False
 
 
-def is_too_short(battle: Battle, min_chars: int, answers: dict[str, list[str]] | None = None) -> bool:
-    answers = answers if answers is not None else _answers_by_side(battle)
-    return any(sum(len(text.strip()) for text in answers[side]) < min_chars for side in ("A", "B"))
+def is_too_short(answers: dict[str, list[str]], min_chars: int) -> bool:
+    return any(sum(len(text.strip()) for text in answers[side]) < min_chars for side in SIDES)
 
 
 def is_over_daily_cap(vote: Vote, cap: int) -> bool:
@@ -80,16 +75,8 @@ def is_over_daily_cap(vote: Vote, cap: int) -> bool:
         return False
     day = timezone.localtime(vote.created_at).date()
     start = timezone.make_aware(dt.datetime.combine(day, dt.time.min))
-    earlier = Vote.objects.filter(participant_id=vote.participant_id, created_at__gte=start).filter(
-        _before(vote)
-    )
-    return earlier.count() >= cap
-
-
-def _before(vote: Vote):
-    from django.db.models import Q
-
-    return Q(created_at__lt=vote.created_at) | Q(created_at=vote.created_at, pk__lt=vote.pk)
+    before = Q(created_at__lt=vote.created_at) | Q(created_at=vote.created_at, pk__lt=vote.pk)
+    return Vote.objects.filter(before, participant_id=vote.participant_id, created_at__gte=start).count() >= cap
 
 
 @dataclass
@@ -109,11 +96,11 @@ def sequential_judge_test(choices: list[tuple[int, int, str]], theta: dict[int, 
     llr, decisive = 0.0, 0
     flagged = False
     for model_a, model_b, choice in choices:
-        if choice not in ("A", "B") or model_a not in theta or model_b not in theta:
+        if choice not in (Choice.A, Choice.B) or model_a not in theta or model_b not in theta:
             continue
         gap = theta[model_a] - theta[model_b]
         q = min(SPRT_MAX_Q, 1.0 / (1.0 + math.exp(-abs(gap))))
-        agrees = (choice == "A") == (gap >= 0) if gap != 0 else True
+        agrees = (choice == Choice.A) == (gap >= 0) if gap != 0 else True
         llr += math.log(0.5 / q) if agrees else math.log(0.5 / (1.0 - q))
         llr = max(llr, SPRT_LOWER)
         decisive += 1
@@ -123,52 +110,48 @@ def sequential_judge_test(choices: list[tuple[int, int, str]], theta: dict[int, 
     return JudgeTest(statistic=llr, decisive_votes=decisive, flagged=flagged)
 
 
-def current_strengths() -> dict[int, float]:
-    """Natural-log BT strengths of the overall dimension: cached by the leaderboard refresh."""
-    from arena import ranking
-
-    state = ranking.sampling_state()
-    if state is None:
-        ranking.refresh_leaderboard(ArenaConfig.current().both_bad_as_tie)
-        state = ranking.sampling_state() or {"theta": {}}
-    return state["theta"]
-
-
-def check_judge(participant_id: int, theta: dict[int, float] | None = None) -> JudgeTest:
-    theta = current_strengths() if theta is None else theta
+def check_judge(participant_id: int, theta: dict[int, float]) -> JudgeTest:
+    """Run the judge test over all of a participant's "overall" votes against the fit ``theta``
+    (model id -> natural-log strength) and flag or unflag all of them."""
     votes = list(
         Vote.objects.filter(participant_id=participant_id)
         .order_by("created_at", "pk")
-        .values_list("pk", "battle__model_a_id", "battle__model_b_id", "overall")
+        .values_list("pk", "model_a_id", "model_b_id", "overall")
     )
     result = sequential_judge_test([(a, b, choice) for _pk, a, b, choice in votes], theta)
-    set_reason([pk for pk, *_ in votes], JUDGE_OUTLIER, result.flagged)
+    set_reason([pk for pk, *_ in votes], ExclusionReason.JUDGE_OUTLIER, result.flagged)
     return result
 
 
-def check_vote(vote_id: int, config: ArenaConfig | None = None) -> list[str]:
+def _check_answers_and_cap(vote: Vote, config: ArenaConfig) -> None:
+    answers = answers_by_side(vote)
+    set_reason([vote.pk], ExclusionReason.IDENTITY_LEAK, has_identity_leak(vote.battle, answers))
+    set_reason([vote.pk], ExclusionReason.TOO_SHORT, is_too_short(answers, config.min_answer_chars))
+    set_reason([vote.pk], ExclusionReason.DAILY_CAP, is_over_daily_cap(vote, config.daily_vote_cap))
+
+
+def _votes(vote_ids: Iterable[int]):
+    return Vote.objects.filter(pk__in=list(vote_ids)).select_related(
+        "battle__model_a", "battle__model_b", "transcript")
+
+
+@transaction.atomic
+def check_vote(vote_id: int, *, theta: dict[int, float], config: ArenaConfig | None = None) -> list[str]:
     """Run every check for one freshly stored vote; returns its reason codes afterwards."""
     config = config or ArenaConfig.current()
-    vote = Vote.objects.select_related("battle__model_a", "battle__model_b").get(pk=vote_id)
-    answers = _answers_by_side(vote.battle)
-    set_reason([vote.pk], IDENTITY_LEAK, has_identity_leak(vote.battle, answers))
-    set_reason([vote.pk], TOO_SHORT, is_too_short(vote.battle, config.min_answer_chars, answers))
-    set_reason([vote.pk], DAILY_CAP, is_over_daily_cap(vote, config.daily_vote_cap))
-    check_judge(vote.participant_id)
+    vote = _votes([vote_id]).get()
+    _check_answers_and_cap(vote, config)
+    check_judge(vote.participant_id, theta)
     return list(Vote.objects.values_list("exclusion_reasons", flat=True).get(pk=vote.pk))
 
 
-def recheck_votes(vote_ids) -> int:
+def recheck_votes(vote_ids: Iterable[int], *, theta: dict[int, float], config: ArenaConfig | None = None) -> int:
     """Re-run all checks (e.g. after identity words or thresholds changed); returns votes checked."""
-    config = ArenaConfig.current()
-    theta = current_strengths()
+    config = config or ArenaConfig.current()
     participants = set()
     checked = 0
-    for vote in Vote.objects.filter(pk__in=list(vote_ids)).select_related("battle__model_a", "battle__model_b"):
-        answers = _answers_by_side(vote.battle)
-        set_reason([vote.pk], IDENTITY_LEAK, has_identity_leak(vote.battle, answers))
-        set_reason([vote.pk], TOO_SHORT, is_too_short(vote.battle, config.min_answer_chars, answers))
-        set_reason([vote.pk], DAILY_CAP, is_over_daily_cap(vote, config.daily_vote_cap))
+    for vote in _votes(vote_ids):
+        _check_answers_and_cap(vote, config)
         participants.add(vote.participant_id)
         checked += 1
     for participant_id in participants:
@@ -176,23 +159,24 @@ def recheck_votes(vote_ids) -> int:
     return checked
 
 
+@transaction.atomic
 def set_reason(vote_ids: list[int], reason: str, present: bool) -> None:
     """Add or remove one reason code on these votes, keeping every other code as it is."""
+    reason = ExclusionReason(reason).value  # stored as the plain code
     if not vote_ids:
         return
-    with transaction.atomic():
-        changed = []
-        for vote in Vote.objects.select_for_update().filter(pk__in=vote_ids).only("pk", "excluded", "exclusion_reasons"):
-            reasons = list(vote.exclusion_reasons or [])
-            manual_exclusion = vote.excluded and not reasons
-            if present and reason not in reasons:
-                reasons.append(reason)
-            elif not present and reason in reasons:
-                reasons.remove(reason)
-            else:
-                continue
-            vote.exclusion_reasons = reasons
-            vote.excluded = bool(reasons) or manual_exclusion
-            changed.append(vote)
-        if changed:
-            Vote.objects.bulk_update(changed, ["excluded", "exclusion_reasons"])
+    changed = []
+    for vote in Vote.objects.select_for_update().filter(pk__in=vote_ids).only("pk", "excluded", "exclusion_reasons"):
+        reasons = list(vote.exclusion_reasons or [])
+        manual_exclusion = vote.excluded and not reasons
+        if present and reason not in reasons:
+            reasons.append(reason)
+        elif not present and reason in reasons:
+            reasons.remove(reason)
+        else:
+            continue
+        vote.exclusion_reasons = reasons
+        vote.excluded = bool(reasons) or manual_exclusion
+        changed.append(vote)
+    if changed:
+        Vote.objects.bulk_update(changed, ["excluded", "exclusion_reasons"])

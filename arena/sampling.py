@@ -40,7 +40,7 @@ def _eligible(candidates: Sequence) -> list:
 
 
 def _boost_until_votes() -> int:
-    return int(getattr(settings, "ARENA", {}).get("BOOST_UNTIL_VOTES", 500))
+    return settings.ARENA["BOOST_UNTIL_VOTES"]
 
 
 def model_weights(pool: list, config, state: dict | None) -> np.ndarray:

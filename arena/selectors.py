@@ -1,9 +1,12 @@
 """Reads for the arena's pages and consumer."""
 from __future__ import annotations
 
-from django.db.models import Q
+from collections.abc import Iterable
 
+from arena import transcripts
+from arena.jsonio import loads
 from arena.models import Battle, ConsentText, Message, Participant, Vote
+from arena.vocabulary import SIDES
 
 
 def participant_for(user) -> Participant | None:
@@ -16,18 +19,30 @@ def active_consent() -> ConsentText | None:
     return ConsentText.objects.filter(is_active=True).order_by("-created_at", "-id").first()
 
 
-def conversation(battle: Battle, side: str) -> list[dict]:
-    """The chat messages one side sees: its frozen system prompt, the prompts and its own answers."""
-    snapshot = battle.snapshot_for(side)
-    messages = []
-    if snapshot.get("system_prompt"):
-        messages.append({"role": "system", "content": snapshot["system_prompt"]})
-    rows = battle.messages.filter(Q(role=Message.Role.USER) | Q(side=side)).order_by("turn", "-role")
-    for message in rows:  # "user" sorts after "assistant": -role puts the prompt first in each turn
-        if message.role == Message.Role.ASSISTANT and not message.content:
-            continue
-        messages.append({"role": message.role, "content": message.content})
-    return messages
+def battle_conversations(battle: Battle) -> dict[str, list[dict]]:
+    """Each side's conversation as it stands now (see arena/transcripts.py): what the models are sent."""
+    rows = battle.messages.values_list(*transcripts.MESSAGE_FIELDS)
+    return transcripts.conversations(battle.snapshot_a, battle.snapshot_b, rows)
+
+
+def transcripts_of(battles: Iterable[Battle]) -> dict[str, tuple[str, str]]:
+    """str(battle id) -> both sides' encoded conversations, from the stored messages, in one query."""
+    battles = list(battles)
+    rows: dict = {}
+    messages = Message.objects.filter(battle__in=battles).values_list("battle_id", *transcripts.MESSAGE_FIELDS)
+    for battle_id, *row in messages:
+        rows.setdefault(battle_id, []).append(tuple(row))
+    return {str(battle.pk): transcripts.encoded_sides(battle.snapshot_a, battle.snapshot_b, rows.get(battle.pk, ()))
+            for battle in battles}
+
+
+def judged_conversations(vote: Vote) -> dict[str, list[dict]]:
+    """Each side's conversation as the volunteer judged it: the transcript frozen with the vote, or for
+    a vote stored without one (imports, fixtures) the same rule applied to the battle's messages."""
+    frozen = getattr(vote, "transcript", None)  # a missing reverse one-to-one raises an AttributeError
+    if frozen is None:
+        return battle_conversations(vote.battle)
+    return dict(zip(SIDES, (loads(frozen.side_a), loads(frozen.side_b))))
 
 
 def reveal(battle: Battle) -> dict:
@@ -56,7 +71,8 @@ def participant_data(participant: Participant) -> dict:
     """Everything stored about one volunteer, for their own download."""
     user = participant.user
     battles = []
-    for battle in participant.battles.prefetch_related("messages").select_related("vote", "model_a", "model_b"):
+    stored = participant.battles.prefetch_related("messages").select_related("vote__transcript", "model_a", "model_b")
+    for battle in stored:
         vote = getattr(battle, "vote", None)
         entry = {
             "id": str(battle.id),
@@ -71,8 +87,9 @@ def participant_data(participant: Participant) -> dict:
         if vote is not None:
             entry["vote"] = {"content": vote.content, "language": vote.language, "overall": vote.overall,
                              "created_at": vote.created_at.isoformat()}
-            # After the vote the identities are the volunteer's to see.
+            # After the vote the identities (and so the system prompts) are the volunteer's to see.
             entry["models"] = {"A": battle.model_a.public_name, "B": battle.model_b.public_name}
+            entry["conversations"] = judged_conversations(vote)
         battles.append(entry)
     return {
         "account": {

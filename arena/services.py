@@ -5,6 +5,7 @@ double submit or a race between two tabs can never store two votes or vote a fai
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -14,10 +15,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from arena import sampling, selectors, transcripts
-from arena.models import (
-    ArenaConfig, Battle, ConsentText, Message, OverallChoice, Participant, Vote, VoteTranscript,
-)
+from arena import sampling, selectors
+from arena.models import ArenaConfig, Battle, ConsentText, Message, Participant, Vote, VoteTranscript
+from arena.vocabulary import Side
 
 
 class ArenaError(Exception):
@@ -48,7 +48,7 @@ def register_participant(*, username: str, email: str, password: str, profile: d
 
 
 @transaction.atomic
-def delete_participant(participant: Participant) -> None:
+def delete_participant(*, participant: Participant) -> None:
     """Remove the account and personal fields; battles and votes stay, tied only to an anonymous id."""
     user = participant.user
     participant.user = None
@@ -65,7 +65,8 @@ def delete_participant(participant: Participant) -> None:
 
 # ---------------------------------------------------------------- battles
 
-def start_battle(participant: Participant) -> Battle:
+@transaction.atomic
+def start_battle(*, participant: Participant) -> Battle:
     """Draw two different active, healthy models and freeze their settings into a new battle."""
     from models_serving.selectors import available_models
 
@@ -80,15 +81,16 @@ def start_battle(participant: Participant) -> Battle:
     )
 
 
-def abandon_battle(battle_id) -> None:
+@transaction.atomic
+def abandon_battle(*, battle_id) -> None:
     """A battle left without a vote (new battle, closed tab) can no longer be voted."""
     Battle.objects.filter(pk=battle_id, status__in=Battle.OPEN_STATUSES).update(
         status=Battle.Status.ABANDONED, updated_at=timezone.now()
     )
 
 
-def check_prompt(participant: Participant, text) -> str:
-    """Validate a prompt and the volunteer's rate limit; return the cleaned text."""
+def check_prompt(*, participant: Participant, text) -> str:
+    """Validate a prompt and the volunteer's rate limit; return the cleaned text (writes nothing)."""
     limits = settings.ARENA
     if not isinstance(text, str) or not text.strip():
         raise ArenaError("empty_prompt", _("Write a question or message first."))
@@ -117,8 +119,8 @@ class TurnPlan:
 
 
 @transaction.atomic
-def begin_turn(battle_id, participant: Participant, text: str) -> TurnPlan:
-    """Store the user's prompt and move the battle to 'answering'."""
+def begin_turn(*, battle_id, participant: Participant, text: str) -> TurnPlan:
+    """Store the user's prompt and move the battle to 'answering'; each side is then sent its conversation."""
     battle = Battle.objects.select_for_update().get(pk=battle_id, participant=participant)
     if battle.status not in (Battle.Status.OPEN, Battle.Status.READY):
         raise ArenaError("battle_closed", _("This conversation is closed. Start a new battle."))
@@ -128,14 +130,12 @@ def begin_turn(battle_id, participant: Participant, text: str) -> TurnPlan:
     Message.objects.create(battle=battle, turn=turn, role=Message.Role.USER, content=text)
     battle.status = Battle.Status.ANSWERING
     battle.save(update_fields=["status", "updated_at"])
-    return TurnPlan(
-        turn=turn,
-        messages_a=selectors.conversation(battle, "A"),
-        messages_b=selectors.conversation(battle, "B"),
-    )
+    conversations = selectors.battle_conversations(battle)
+    return TurnPlan(turn=turn, messages_a=conversations[Side.A], messages_b=conversations[Side.B])
 
 
-def record_answer(battle_id, *, turn: int, side: str, content: str, finish_reason: str, error: str = "",
+@transaction.atomic
+def record_answer(*, battle_id, turn: int, side: str, content: str, finish_reason: str, error: str = "",
                   token_count: int = 0, ttft_ms: int | None = None, duration_ms: int | None = None) -> None:
     Message.objects.update_or_create(
         battle_id=battle_id, turn=turn, role=Message.Role.ASSISTANT, side=side,
@@ -147,7 +147,7 @@ def record_answer(battle_id, *, turn: int, side: str, content: str, finish_reaso
 
 
 @transaction.atomic
-def finish_turn(battle_id, *, failed: bool = False, reason: str = "") -> str:
+def finish_turn(*, battle_id, failed: bool = False, reason: str = "") -> str:
     """Both sides are done: the battle becomes votable, or failed for good."""
     battle = Battle.objects.select_for_update().get(pk=battle_id)
     if battle.status != Battle.Status.ANSWERING:
@@ -163,36 +163,38 @@ def finish_turn(battle_id, *, failed: bool = False, reason: str = "") -> str:
 
 # ---------------------------------------------------------------- votes
 
-def default_overall(content: str, language: str) -> str | None:
-    """The study's default: overall follows the other two when they agree and neither is a tie."""
-    if content == language and content in (OverallChoice.A, OverallChoice.B):
-        return content
-    return None
-
-
-def cast_vote(battle_id, participant: Participant, *, content: str, language: str, overall: str) -> Vote:
+def cast_vote(*, battle_id, participant: Participant, content: str, language: str, overall: str,
+              after_commit: Callable[[int], object] | None = None) -> Vote:
+    """Store the vote and freeze both conversations as judged; ``after_commit(vote id)`` runs once the
+    vote is really stored (the view passes the quality-check task's ``delay``)."""
     try:
-        with transaction.atomic():
-            battle = Battle.objects.select_for_update().select_related("model_a", "model_b").get(pk=battle_id)
-            if battle.participant_id != participant.pk:
-                raise ArenaError("not_yours", _("This battle is not yours."))
-            if battle.status == Battle.Status.VOTED:
-                raise ArenaError("already_voted", _("You have already voted in this battle."))
-            if battle.status != Battle.Status.READY:
-                raise ArenaError("not_ready", _("This battle cannot be voted."))
-            vote = Vote.objects.create(
-                battle=battle, participant=participant, model_a_id=battle.model_a_id, model_b_id=battle.model_b_id,
-                content=content, language=language, overall=overall,
-                basque_level=participant.basque_level, education=participant.education,
-            )
-            side_a, side_b = transcripts.transcripts(battle)  # final now: no more turns after a vote
-            VoteTranscript.objects.create(vote=vote, side_a=side_a, side_b=side_b)
-            battle.status = Battle.Status.VOTED
-            battle.save(update_fields=["status", "updated_at"])
-            # Quality flags + leaderboard refresh (issue #4), only once the vote is really stored.
-            from arena.tasks import process_vote  # local: keeps numpy/scipy/choix out of importing services
-            transaction.on_commit(lambda: process_vote.delay(vote.pk), robust=True)
+        vote = _store_vote(battle_id=battle_id, participant=participant, content=content, language=language,
+                           overall=overall, after_commit=after_commit)
     except IntegrityError:
         # Two submits raced past the status check on a database without row locks (SQLite).
         raise ArenaError("already_voted", _("You have already voted in this battle."))
+    return vote
+
+
+@transaction.atomic
+def _store_vote(*, battle_id, participant: Participant, content: str, language: str, overall: str,
+                after_commit: Callable[[int], object] | None) -> Vote:
+    battle = Battle.objects.select_for_update().get(pk=battle_id)
+    if battle.participant_id != participant.pk:
+        raise ArenaError("not_yours", _("This battle is not yours."))
+    if battle.status == Battle.Status.VOTED:
+        raise ArenaError("already_voted", _("You have already voted in this battle."))
+    if battle.status != Battle.Status.READY:
+        raise ArenaError("not_ready", _("This battle cannot be voted."))
+    vote = Vote.objects.create(
+        battle=battle, participant=participant, model_a_id=battle.model_a_id, model_b_id=battle.model_b_id,
+        content=content, language=language, overall=overall,
+        basque_level=participant.basque_level, education=participant.education,
+    )
+    side_a, side_b = selectors.transcripts_of([battle])[str(battle.pk)]  # final now: no more turns after a vote
+    VoteTranscript.objects.create(vote=vote, side_a=side_a, side_b=side_b)
+    battle.status = Battle.Status.VOTED
+    battle.save(update_fields=["status", "updated_at"])
+    if after_commit is not None:
+        transaction.on_commit(lambda: after_commit(vote.pk), robust=True)
     return vote

@@ -1,5 +1,8 @@
 """Celery tasks: vote quality checks and the throttled leaderboard refresh.
 
+Thin: each task hands the current fit to the quality checks and tells the ranking its data
+changed. Dependencies point one way: tasks -> quality, ranking (neither imports this module);
+callers (the vote view, the admin, the leaderboard page) queue tasks from here.
 Without a broker (the default) Celery runs these eagerly, in the request that queued them.
 """
 from __future__ import annotations
@@ -7,14 +10,15 @@ from __future__ import annotations
 from celery import shared_task
 
 from arena import quality, ranking
-from arena.models import ArenaConfig
+from arena.models import ArenaConfig, Vote
 
 
 @shared_task(name="arena.process_vote")
 def process_vote(vote_id: int) -> list[str]:
     """After a vote is stored: flag it (and its judge) if needed, then ask for a fresh leaderboard."""
-    reasons = quality.check_vote(vote_id)
-    ranking.mark_stale()
+    config = ArenaConfig.current()
+    reasons = quality.check_vote(vote_id, config=config, theta=ranking.current_strengths(config.both_bad_as_tie))
+    votes_changed()
     return reasons
 
 
@@ -28,9 +32,24 @@ def refresh_leaderboard() -> float:
 @shared_task(name="arena.recheck_votes")
 def recheck_votes(vote_ids: list[int] | None = None) -> int:
     """Re-run the quality checks on these votes (all votes when None), e.g. after a threshold change."""
-    from arena.models import Vote
-
+    config = ArenaConfig.current()
     ids = vote_ids if vote_ids is not None else list(Vote.objects.values_list("pk", flat=True))
-    checked = quality.recheck_votes(ids)
-    ranking.mark_stale()
+    checked = quality.recheck_votes(ids, config=config, theta=ranking.current_strengths(config.both_bad_as_tie))
+    votes_changed()
     return checked
+
+
+def votes_changed() -> bool:
+    """Votes were added or (un)flagged: the board is stale; queue a refresh unless one was queued
+    within the refresh interval. True when one was queued."""
+    ranking.mark_stale()
+    return queue_refresh_if_due()
+
+
+def queue_refresh_if_due() -> bool:
+    """Queue a refresh when the data is dirty and the throttle allows one (also called by page views,
+    to catch up on votes that arrived while refreshes were throttled)."""
+    if not ranking.claim_refresh():
+        return False
+    refresh_leaderboard.delay()
+    return True

@@ -1,55 +1,49 @@
-"""Each side's conversation as the volunteer judged it, frozen on the vote as compact JSON text.
+"""The one rule for "this side's conversation", used by every path that shows, sends or stores one.
 
-A transcript is that side's system prompt (when it had one), then the shared prompts and that
-side's answers, ordered by turn with the prompt first: exactly what the study publishes as
-``conv_a``/``conv_b``. It is written once, when the vote is cast (the battle can no longer change),
-so exports copy the stored bytes instead of re-reading and re-encoding every message.
+A side's conversation is its frozen system prompt (when it had one), then, turn by turn, the
+prompt both sides saw and that side's answer. Every stored answer is kept, an empty one as ``""``:
+an answer stopped before its first token is still what the volunteer saw and judged, and keeping
+it keeps the roles alternating for the model's next turn. It is what the model is sent
+(``services.begin_turn``), what is frozen with the vote (``VoteTranscript``), what the exports
+publish as ``conv_a``/``conv_b`` (``arena/export/lines.py`` builds the same JSON in PostgreSQL),
+and what the admin's vote page and the volunteer's data download show (``arena/selectors.py``).
+
+Pure functions: the reads live in ``arena/selectors.py``.
 """
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.db.models import QuerySet
-
 from arena.jsonio import dumps
-from arena.models import Battle, Message
+from arena.vocabulary import SIDES
+
+# One stored message: (turn, role, side, content); side "" is a prompt both sides saw.
+MessageRow = tuple[int, str, str, str]
+MESSAGE_FIELDS = ("turn", "role", "side", "content")  # values_list() order of a MessageRow
 
 
-def side_messages(system_prompt: str, messages: Iterable[tuple[str, str, str]], side: str) -> list[dict]:
-    """``messages``: (role, side, content) ordered by (turn, side); side "" is a prompt both sides saw."""
+def side_conversation(system_prompt: str, rows: Iterable[MessageRow], side: str) -> list[dict]:
+    """``side``'s conversation from its system prompt and the battle's messages (any order)."""
     conversation = [{"role": "system", "content": system_prompt}] if system_prompt else []
-    conversation += [{"role": role, "content": content} for role, message_side, content in messages
-                     if message_side in ("", side)]
+    # By turn, the prompt (side "") before the answer: the order the SQL builder uses too.
+    mine = sorted((row for row in rows if row[2] in ("", side)), key=lambda row: (row[0], row[2]))
+    conversation += [{"role": role, "content": content} for _turn, role, _side, content in mine]
     return conversation
 
 
+def conversations(snapshot_a: dict, snapshot_b: dict, rows: Iterable[MessageRow]) -> dict[str, list[dict]]:
+    """Both sides' conversations, keyed "A" and "B", from the battle's frozen settings and messages."""
+    rows = list(rows)
+    snapshots = dict(zip(SIDES, (snapshot_a, snapshot_b)))
+    return {side: side_conversation(snapshots[side].get("system_prompt", ""), rows, side) for side in SIDES}
+
+
 def encode(conversation: list[dict]) -> str:
+    """Compact UTF-8 JSON text, as frozen on the vote and spliced into exports."""
     return dumps(conversation).decode("utf-8")
 
 
-def encoded_sides(snapshot_a: dict, snapshot_b: dict, messages: Iterable[tuple[str, str, str]]) -> tuple[str, str]:
-    """Both sides' transcripts, encoded, from the battle's frozen settings and its messages."""
-    messages = list(messages)
-    return tuple(encode(side_messages(snapshot.get("system_prompt", ""), messages, side))
-                 for side, snapshot in (("A", snapshot_a), ("B", snapshot_b)))
-
-
-def messages_by_battle(messages: QuerySet) -> dict:
-    """battle id -> [(role, side, content)] in transcript order, from one query over ``messages``."""
-    by_battle: dict = {}
-    rows = messages.order_by("battle_id", "turn", "side").values_list("battle_id", "role", "side", "content")
-    for battle_id, role, side, content in rows:
-        by_battle.setdefault(battle_id, []).append((role, side, content))
-    return by_battle
-
-
-def transcripts_of(battles: Iterable[Battle]) -> dict[str, tuple[str, str]]:
-    """str(battle id) -> both sides' encoded transcripts, from the stored messages, in one query."""
-    battles = list(battles)
-    messages = messages_by_battle(Message.objects.filter(battle__in=battles))
-    return {str(battle.pk): encoded_sides(battle.snapshot_a, battle.snapshot_b, messages.get(battle.pk, []))
-            for battle in battles}
-
-
-def transcripts(battle: Battle) -> tuple[str, str]:
-    return transcripts_of([battle])[str(battle.pk)]
+def encoded_sides(snapshot_a: dict, snapshot_b: dict, rows: Iterable[MessageRow]) -> tuple[str, str]:
+    """Both sides' conversations, encoded: (side A, side B)."""
+    both = conversations(snapshot_a, snapshot_b, rows)
+    return encode(both["A"]), encode(both["B"])

@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 WORK = Path(tempfile.mkdtemp(prefix="arena-bench-"))
-os.environ.update({"ARENA_DATA_DIR": str(WORK), "DJANGO_SETTINGS_MODULE": "arena.settings",
+os.environ.update({"ARENA_DATA_DIR": str(WORK), "DJANGO_SETTINGS_MODULE": "config.settings.dev",
                    "ARENA_PROMPTS_PER_MINUTE": "100000", "HF_HUB_OFFLINE": "1"})
 for name in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL"):
     os.environ.pop(name, None)
@@ -39,7 +39,7 @@ PROMPT = "Kaixo! Zein da Euskal Herriko mendirik altuena?"
 
 
 def start_web(port: int) -> subprocess.Popen:
-    process = subprocess.Popen([sys.executable, "-m", "uvicorn", "arena.asgi:application", "--host", "127.0.0.1",
+    process = subprocess.Popen([sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1",
                                 "--port", str(port), "--log-level", "error"], cwd=ROOT, env=dict(os.environ))
     import httpx
 
@@ -72,7 +72,7 @@ async def arena_turn(port: int, cookie: str, prompt: str) -> tuple[float, float,
 
     import websockets
 
-    async with websockets.connect(f"ws://127.0.0.1:{port}/ws/battle/", origin="http://127.0.0.1",
+    async with websockets.connect(f"ws://127.0.0.1:{port}/ws/battle/", origin=f"http://127.0.0.1:{port}",
                                   additional_headers={"Cookie": cookie}, max_size=None) as socket:
         started = time.perf_counter()
         await socket.send(json.dumps({"type": "prompt", "text": prompt}))

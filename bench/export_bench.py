@@ -4,7 +4,7 @@
     /root/.cache/basque-arena/venv/bin/python bench/export_bench.py --votes 100000 --keep
 
 Creates the database ``arena_export_bench`` (dropped at the end unless --keep), migrates it, loads
-participants, battles, messages and votes with COPY (Basque sentences from ../shared/data when
+participants, battles, messages and votes with COPY (Basque sentences from the data pack, data/, when
 present), then runs each export in a fresh process (so peak RSS is that export's own) writing the zip
 bundle to a temp file, and prints rows/s, peak RSS and output size per format.
 Turns: 80% one turn, 15% two, 5% three; prompts 1-2 sentences, answers 4-8; 10% of votes flagged.
@@ -49,7 +49,7 @@ def admin(sql: str) -> None:
 
 
 def sentences() -> list[str]:
-    corpus = ROOT.parent / "shared" / "data" / "basque" / "corpus" / "ud_basque_bdt.jsonl"
+    corpus = ROOT / "data" / "basque" / "corpus" / "ud_basque_bdt.jsonl"
     if corpus.exists():
         with corpus.open(encoding="utf-8") as handle:
             return [json.loads(line)["text"] for line in handle]
@@ -134,8 +134,8 @@ def load(votes: int, seed: int = 5) -> None:
         with cur.copy("COPY arena_votetranscript (vote_id, side_a, side_b) FROM STDIN") as copy:
             for i in range(votes):
                 # Frozen as services.cast_vote does, from the same (regenerated) messages.
-                messages = [message for _turn, message in conversation(i, text, seed)]
-                copy.write_row((i + 1, *encoded_sides(snapshots[pairs[i][0].pk], snapshots[pairs[i][1].pk], messages)))
+                rows = [(turn, *message) for turn, message in conversation(i, text, seed)]
+                copy.write_row((i + 1, *encoded_sides(snapshots[pairs[i][0].pk], snapshots[pairs[i][1].pk], rows)))
         cur.execute("ANALYZE")
     raw.commit()
     print(f"loaded {votes:,} votes in {time.perf_counter() - started:.0f} s", file=sys.stderr)
@@ -228,7 +228,7 @@ def main() -> None:
     parser.add_argument("--run-one", nargs=3, metavar=("FORMAT", "FILE_TYPE", "DIMENSION"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
-    os.environ["DJANGO_SETTINGS_MODULE"] = "arena.settings"
+    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.dev"
     os.environ["DATABASE_URL"] = database_url(args.db)
     os.environ.setdefault("ARENA_EXPORT_SALT", "bench-salt")
     os.environ.setdefault("DJANGO_LOG_LEVEL", "WARNING")

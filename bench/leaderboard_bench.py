@@ -60,7 +60,7 @@ def drop_database(name: str) -> None:
 def setup_django(name: str) -> None:
     os.environ["DATABASE_URL"] = f"{SERVER}/{name}"
     os.environ.pop("REDIS_URL", None)  # the bench measures computation, not a shared cache
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "arena.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.dev")
     os.environ.setdefault("DJANGO_LOG_LEVEL", "WARNING")
     import django
     from django.core.management import call_command

@@ -31,7 +31,7 @@ def setup_django(workdir: Path) -> None:
     os.environ["ARENA_DATA_DIR"] = str(workdir / "data")
     os.environ.pop("REDIS_URL", None)
     os.environ.pop("CELERY_BROKER_URL", None)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "arena.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.dev")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import django
     from django.core.management import call_command
@@ -102,7 +102,7 @@ def main() -> None:
     from models_serving import launcher, tasks
     from models_serving.models import ModelServer, ServedModel
     from models_serving.selectors import endpoint_for
-    from tests.models_serving.support import build_long_talker, build_lora_adapter
+    from tests.models_serving.factories import build_long_talker, build_lora_adapter
     from tests.support.tiny_models import build_tiny_llama
 
     results: dict = {"machine": {"cpus": os.cpu_count(), "load_avg_at_start": os.getloadavg()}}

@@ -24,7 +24,8 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="evaluate one model")
     run.add_argument("--model", required=True, help="arena public name, or a checkpoint folder")
     run.add_argument("--suite", default="basque", choices=sorted(suites.SUITES),
-                     help="basque: offline copies from ../shared/data; basque-hub: upstream lm-eval tasks (needs the hub)")
+                     help="basque: the lm-eval group basque_local, offline copies reading the data pack (data/); "
+                          "basque-hub: upstream's basque_bench group (needs the hub)")
     run.add_argument("--tasks", default="", help="comma-separated lm-eval task/group names (overrides the suite)")
     run.add_argument("--num-fewshot", type=int, default=5, help="few-shot examples (default 5, as the study)")
     run.add_argument("--limit", type=int, default=None, help="only the first N items of each task")
@@ -54,7 +55,7 @@ def django_ready() -> tuple[bool, str]:
         import django
         from django.db import connection
 
-        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "arena.settings")
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.dev")
         django.setup()
         tables = connection.introspection.table_names()
     except Exception as exc:  # noqa: BLE001 - any failure just means "no database"

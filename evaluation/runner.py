@@ -2,8 +2,8 @@
 
 Scoring is entirely lm-eval's: multiple-choice tasks by log-likelihood through ``local-completions``
 (vLLM prompt logprobs, ``echo=True``) or ``hf`` in-process; generative tasks through
-``local-chat-completions`` on an endpoint. The model is built once and the requested tasks are
-evaluated one after the other, so progress can be reported between them.
+``local-chat-completions`` on an endpoint. The model is built once and the requested tasks (a suite's
+members, see ``plan``) are evaluated one after the other, so progress can be reported between them.
 """
 from __future__ import annotations
 
@@ -14,11 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata
 
-import httpx
-
 from . import suites
 from .errors import EvaluationError
-from .targets import Target
+from .targets import Target, auth_header, check_endpoint
 
 logger = logging.getLogger(__name__)
 
@@ -83,43 +81,6 @@ def package_versions() -> dict:
     return versions
 
 
-# -- pre-flight checks: fail before any work, with a message a researcher can act on ------------
-
-def check_endpoint(target: Target, timeout: float = 10.0) -> dict:
-    """GET /models: the endpoint answers and serves ``served_name``. Returns server facts for the record."""
-    headers = _auth_header(target)
-    try:
-        response = httpx.get(f"{target.base_url}/models", headers=headers, timeout=timeout)
-    except httpx.HTTPError as exc:
-        raise EvaluationError(f"model endpoint {target.base_url} is unreachable: {exc}") from exc
-    if response.status_code != 200:
-        raise EvaluationError(f"model endpoint {target.base_url}/models answered HTTP {response.status_code}")
-    served = [entry.get("id") for entry in response.json().get("data", [])]
-    if target.served_name not in served:
-        raise EvaluationError(
-            f"model endpoint {target.base_url} does not serve {target.served_name!r} (it serves: {', '.join(served)})"
-        )
-    facts = {"served_models": served}
-    try:  # vLLM reports its version; other servers may not
-        version = httpx.get(target.base_url.removesuffix("/v1") + "/version", timeout=timeout)
-        if version.status_code == 200:
-            facts["server_version"] = version.json().get("version")
-    except (httpx.HTTPError, ValueError):
-        pass
-    return facts
-
-
-def _auth_header(target: Target) -> dict:
-    if not target.api_key_env:
-        return {}
-    import os
-
-    key = os.environ.get(target.api_key_env, "")
-    if not key:
-        raise EvaluationError(f"environment variable {target.api_key_env} (API key of {target.label}) is not set")
-    return {"Authorization": f"Bearer {key}"}
-
-
 def task_manager_for(tasks: list[str]):
     """A TaskManager that knows the offline tasks; the built-in index is loaded only when needed."""
     from lm_eval.tasks import TaskManager
@@ -131,7 +92,7 @@ def task_manager_for(tasks: list[str]):
     known = set(manager.all_tasks)
     unknown = [t for t in tasks if t not in known]
     if unknown:
-        hint = "offline tasks: " + ", ".join(sorted(suites.expected_item_counts()))[:600]
+        hint = "offline tasks: " + ", ".join(sorted([suites.SUITES["basque"], *suites.expected_item_counts()]))[:600]
         raise EvaluationError(f"unknown task(s): {', '.join(unknown)} ({hint})")
     return manager
 
@@ -154,7 +115,7 @@ def build_lm(target: Target, options: RunOptions, kind: str):
         return get_model("hf")(**args)
     common = {"model": target.served_name, "tokenizer": target.tokenizer, "tokenizer_backend": "huggingface",
               "num_concurrent": options.num_concurrent, "max_retries": 2}
-    header = _auth_header(target)
+    header = auth_header(target)
     if header:
         common["header"] = header
     if options.max_length:
@@ -173,31 +134,43 @@ def build_lm(target: Target, options: RunOptions, kind: str):
 
 # -- planning: which tasks go to which model --------------------------------------------------------
 
-def _leaves(task_dict: dict):
-    for value in task_dict.values():
-        if isinstance(value, dict):
-            yield from _leaves(value)
-        else:
-            yield value
+def _kind(task) -> str:
+    return "loglik" if task.OUTPUT_TYPE in LOGLIK_TYPES else "chat"
+
+
+def _members(name: str, manager) -> list[str] | None:
+    """The members of a group lm-eval computes no score for (no aggregate_metric_list); else None."""
+    entry = manager.task_index.get(name)
+    config = (entry.cfg if entry is not None else None) or {}
+    members = config.get("task") if "group" in config and not config.get("aggregate_metric_list") else None
+    if isinstance(members, list) and all(isinstance(m, str) and m in manager.task_index for m in members):
+        return members
+    return None
 
 
 def plan(tasks: list[str], manager, target: Target) -> list[tuple[str, str]]:
-    """[(task or group name, "loglik" | "chat")]. In-process hf does both kinds; on an endpoint a
-    group mixing them (e.g. basque_bench) is split into its leaves, losing only its aggregate."""
-    if target.backend == "hf":
-        return [(name, "loglik") for name in tasks]
-    from lm_eval.tasks import get_task_dict
+    """[(task or group name, "loglik" | "chat")], one lm-eval call each.
 
+    A group without aggregate metrics (a suite: basque_local, basque_bench) has no score of its own,
+    so its members are planned one by one: progress is reported between them and nothing is lost.
+    In-process hf does both kinds; on an endpoint a group mixing them is split into its tasks,
+    losing only its aggregate."""
     steps = []
     for name in tasks:
-        leaves = list(_leaves(get_task_dict([name], manager)))
-        kinds = {"loglik" if leaf.OUTPUT_TYPE in LOGLIK_TYPES else "chat" for leaf in leaves}
-        if len(kinds) == 1:
-            steps.append((name, kinds.pop()))
+        members = _members(name, manager)
+        if members is not None:
+            steps += plan(members, manager, target)
+        elif target.backend == "hf":
+            steps.append((name, "loglik"))
         else:
-            logger.warning("%s mixes log-likelihood and generative tasks: evaluating its %d tasks one by one",
-                           name, len(leaves))
-            steps += [(leaf.config.task, "loglik" if leaf.OUTPUT_TYPE in LOGLIK_TYPES else "chat") for leaf in leaves]
+            leaves = list(manager.load([name])["tasks"].values())
+            kinds = {_kind(leaf) for leaf in leaves}
+            if len(kinds) == 1:
+                steps.append((name, kinds.pop()))
+            else:
+                logger.warning("%s mixes log-likelihood and generative tasks: evaluating its %d tasks one by one",
+                               name, len(leaves))
+                steps += [(leaf.task_name, _kind(leaf)) for leaf in leaves]
     return steps
 
 

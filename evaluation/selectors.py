@@ -1,18 +1,16 @@
 """Reads: the benchmarks table, arena scores per dimension and their rank correlation."""
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.db.models import F
-from django.utils.translation import gettext_lazy as _
+
+from arena.selectors import leaderboard_scores
+from arena.vocabulary import DIMENSIONS, Dimension
 
 from .correlation import correlate
 from .models import BenchmarkScore, EvaluationRun
-from .suites import BENCHMARKS
-
-# Arena vote dimensions (arena.models.Vote fields), in the order the study reported them.
-ARENA_DIMENSIONS = [("content", _("Content")), ("language", _("Language")), ("overall", _("Overall"))]
+from .suites import benchmarks
 
 
 @dataclass
@@ -28,7 +26,7 @@ class BenchmarkRow:
 
     @property
     def complete(self) -> bool:
-        return len(self.present) == len(BENCHMARKS)
+        return len(self.present) == len(benchmarks())
 
     @property
     def average(self) -> float | None:
@@ -36,7 +34,7 @@ class BenchmarkRow:
         return sum(self.present) / len(self.present) if self.present else None
 
     def cells(self) -> list[float | None]:
-        return [self.scores.get(b.name) for b in BENCHMARKS]
+        return [self.scores.get(b.name) for b in benchmarks()]
 
 
 def _model_name(run: EvaluationRun) -> str:
@@ -45,7 +43,7 @@ def _model_name(run: EvaluationRun) -> str:
 
 def benchmark_rows() -> list[BenchmarkRow]:
     """One row per model: for each benchmark its newest successful score, full runs before limited ones."""
-    wanted = {b.name: b.metric for b in BENCHMARKS}
+    wanted = {b.name: b.metric for b in benchmarks()}
     scores = (
         BenchmarkScore.objects.filter(run__status=EvaluationRun.Status.SUCCEEDED, benchmark__in=wanted.keys(),
                                       filter="none")
@@ -58,7 +56,7 @@ def benchmark_rows() -> list[BenchmarkRow]:
         if score.metric != wanted[score.benchmark]:
             continue
         name = _model_name(score.run)
-        row = rows.setdefault(name, BenchmarkRow(model=name, scores={b.name: None for b in BENCHMARKS}))
+        row = rows.setdefault(name, BenchmarkRow(model=name, scores=dict.fromkeys(wanted)))
         if row.scores[score.benchmark] is None:
             row.scores[score.benchmark] = score.value
             row.runs[score.benchmark] = score.run_id
@@ -66,54 +64,18 @@ def benchmark_rows() -> list[BenchmarkRow]:
     return sorted(rows.values(), key=lambda r: (-(r.average or -1.0), r.model))
 
 
-def benchmark_averages(complete_only: bool = True) -> dict[str, float]:
-    return {r.model: r.average for r in benchmark_rows() if r.average is not None and (r.complete or not complete_only)}
+def benchmark_averages() -> dict[str, float]:
+    """The Basque average of each model whose row is complete (the only ones correlated)."""
+    return {r.model: r.average for r in benchmark_rows() if r.complete}
 
-
-# -- arena scores -------------------------------------------------------------------------------
 
 def arena_scores(dimension: str) -> dict[str, float]:
-    """Arena score per model public name for one dimension.
-
-    Uses ``arena.selectors.leaderboard_scores(dimension)`` (Bradley–Terry) when the arena app
-    provides it; until then, win rates from the votes.
-    """
-    try:
-        from arena import selectors as arena_selectors
-    except ImportError:
-        arena_selectors = None
-    hook = getattr(arena_selectors, "leaderboard_scores", None)
-    if callable(hook):
-        return {str(name): float(value) for name, value in hook(dimension).items()}
-    return vote_win_rates(dimension)
+    """Bradley–Terry score per model public name on the arena's public leaderboard, for one dimension."""
+    return {str(name): float(value) for name, value in leaderboard_scores(dimension).items()}
 
 
-def vote_win_rates(dimension: str) -> dict[str, float]:
-    """(wins + ties/2) / votes per model, from non-excluded votes. "both_bad" counts as a tie."""
-    from arena.models import Vote
-
-    if dimension not in {d for d, _label in ARENA_DIMENSIONS}:
-        raise ValueError(f"unknown arena dimension {dimension!r}")
-    points: dict[str, float] = {}
-    games: dict[str, int] = {}
-    votes = Vote.objects.filter(excluded=False).values_list(
-        "battle__model_a__public_name", "battle__model_b__public_name", dimension
-    )
-    for model_a, model_b, choice in votes:
-        share_a = {"A": 1.0, "B": 0.0}.get(choice, 0.5)
-        for name, share in ((model_a, share_a), (model_b, 1.0 - share_a)):
-            points[name] = points.get(name, 0.0) + share
-            games[name] = games.get(name, 0) + 1
-    return {name: points[name] / games[name] for name in games}
-
-
-def correlations(arena_source: Callable[[str], dict[str, float]] = arena_scores,
-                 bench_scores: dict[str, float] | None = None) -> list[dict]:
+def correlations(bench_scores: dict[str, float] | None = None) -> list[dict]:
     """Spearman/Kendall between each arena dimension and the Basque benchmark average."""
     bench = benchmark_averages() if bench_scores is None else bench_scores
-    return [{"dimension": dim, "label": label, **correlate(arena_source(dim), bench)}
-            for dim, label in ARENA_DIMENSIONS]
-
-
-def recent_runs(limit: int = 20):
-    return EvaluationRun.objects.select_related("served_model").order_by("-created_at")[:limit]
+    return [{"dimension": dim, "label": Dimension(dim).label, **correlate(arena_scores(dim), bench)}
+            for dim in DIMENSIONS]

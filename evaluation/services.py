@@ -55,7 +55,7 @@ def _progress_writer(run_id: int) -> Callable[[float, str], None]:
 
 
 def execute_run(run: EvaluationRun | int, *, target: Target | None = None, options: dict | None = None,
-                runner: Callable[..., Outcome] = run_evaluation, lookup=None) -> EvaluationRun:
+                runner: Callable[..., Outcome] = run_evaluation) -> EvaluationRun:
     """Run lm-eval for a pending run and store the outcome. Never raises for a failed evaluation:
     the run ends FAILED with the message in ``error`` and no scores."""
     run = EvaluationRun.objects.get(pk=run) if isinstance(run, int) else run
@@ -69,8 +69,7 @@ def execute_run(run: EvaluationRun | int, *, target: Target | None = None, optio
     run.refresh_from_db()
     try:
         if target is None:
-            kwargs = {"lookup": lookup} if lookup else {}
-            target = resolve_target(run.model_label, run.backend, **kwargs)
+            target = resolve_target(run.model_label, run.backend)
         EvaluationRun.objects.filter(pk=run.pk).update(target=target.as_dict())
         run_options = RunOptions(tasks=suites.resolve_tasks(run.suite, run.tasks), num_fewshot=run.num_fewshot,
                                  limit=run.limit, apply_chat_template=run.apply_chat_template, **(options or {}))

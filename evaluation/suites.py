@@ -1,11 +1,13 @@
-"""The Basque benchmark suites: which lm-eval tasks they hold and how the offline ones are built.
+"""The Basque benchmark suites, as lm-eval configuration, and what YAML alone cannot do.
 
-Offline tasks are lm-eval YAMLs kept in ``lm_tasks/`` with an ``@BENCHMARKS@`` placeholder, because
-lm-eval needs concrete ``data_files`` paths and the data pack may live anywhere. ``materialize``
-copies them into a cache folder with absolute paths and generates one task per EusExams exam plus
-the ``eus_exams_eu_local`` group (size-weighted, so it equals accuracy over the whole file).
-Offline names are the upstream name + ``_local``, so they never shadow the hub tasks, which keep
-their upstream names unchanged.
+A suite is one lm-eval group. ``--suite basque`` is ``lm_tasks/basque_local.yaml``, a group of the
+offline task YAMLs in ``lm_tasks/`` (upstream name + ``_local``, so they never shadow the hub tasks);
+``--suite basque-hub`` is upstream's ``basque_bench``. The benchmarks table (order, label, headline
+metric) is read from the group YAML. What stays in Python:
+
+- the data pack's location: lm-eval needs concrete ``data_files`` paths, so the YAMLs carry an
+  ``@BENCHMARKS@`` placeholder and ``materialize`` copies them into a cache folder with absolute paths;
+- EusExams' split into one task per exam: which exams exist is read from the data file.
 """
 from __future__ import annotations
 
@@ -13,52 +15,66 @@ import hashlib
 import json
 import shutil
 import tempfile
-from collections import Counter
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
+import yaml
+
+from config.datapack import benchmarks_dir
+
 from .errors import EvaluationError
-from .paths import benchmarks_dir
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "lm_tasks"
+PLACEHOLDER = "@BENCHMARKS@"
 LOCAL_SUFFIX = "_local"
-EXAMS_FILE = "eus_exams_eu.jsonl"
+SUITES = {"basque": "basque_local", "basque-hub": "basque_bench"}  # CLI name -> lm-eval group
+EXAMS_BASE = "eus_exams_eu_local_base"  # included by each generated per-exam task
 EXAMS_GROUP = "eus_exams_eu_local"
 
 
 @dataclass(frozen=True)
 class Benchmark:
-    """One headline benchmark: its upstream lm-eval name, data file and the metric the average uses."""
+    """One member of the offline suite, as the benchmarks table shows it."""
 
-    name: str
-    data_file: str
-    metric: str
+    name: str  # upstream name: results are stored under it, so offline and hub runs share a column
+    task: str  # the lm-eval task or group in basque_local
+    metric: str  # the headline metric, used in the Basque average
     label: str
 
-    @property
-    def local_name(self) -> str:
-        return self.name + LOCAL_SUFFIX
+
+class _Loader(yaml.SafeLoader):
+    """Reads lm-eval YAMLs without importing lm-eval: ``!function`` stays a string."""
 
 
-# Order = column order in the benchmarks table. Metrics as in the Latxa paper's tables.
-BENCHMARKS = [
-    Benchmark("eus_trivia", "eus_trivia.jsonl", "acc", "EusTrivia"),
-    Benchmark("eus_exams_eu", EXAMS_FILE, "acc", "EusExams"),
-    Benchmark("bec2016eu", "basqueglue_bec.jsonl", "f1", "BEC"),
-    Benchmark("bhtc_v2", "basqueglue_bhtc.jsonl", "f1", "BHTC"),
-    Benchmark("epec_koref_bin", "basqueglue_coref.jsonl", "acc", "Coref"),
-    Benchmark("qnlieu", "basqueglue_qnli.jsonl", "acc", "QNLI"),
-    Benchmark("vaxx_stance", "basqueglue_vaxx.jsonl", "f1", "VaxxStance"),
-    Benchmark("wiceu", "basqueglue_wic.jsonl", "acc", "WiC"),
-]
-BY_NAME = {b.name: b for b in BENCHMARKS}
+_Loader.add_constructor("!function", lambda loader, node: loader.construct_scalar(node))
 
-# Hub suite: upstream names, unchanged. basque-glue is left out: its upstream F1 aggregation calls
-# datasets.load_metric, removed in datasets>=3 (the offline copies compute F1 themselves).
-SUITES = {
-    "basque": [b.local_name for b in BENCHMARKS],
-    "basque-hub": ["eus_trivia", "eus_exams_eu", "eus_proficiency", "eus_reading", "basque_bench"],
-}
+
+def _read_yaml(path: Path) -> dict:
+    return yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)  # _Loader is a SafeLoader
+
+
+@cache
+def _templates() -> dict[str, dict]:
+    """Task or group name -> its YAML template in ``lm_tasks/`` (the exams base under its file name)."""
+    configs = {EXAMS_BASE: _read_yaml(TEMPLATES_DIR / EXAMS_BASE)}
+    for path in sorted(TEMPLATES_DIR.glob("*.yaml")):
+        config = _read_yaml(path)
+        configs[config.get("group") or config["task"]] = config
+    return configs
+
+
+@cache
+def benchmarks() -> tuple[Benchmark, ...]:
+    """The members of ``basque_local``, in table order."""
+    templates = _templates()
+    rows = []
+    for task in templates[SUITES["basque"]]["task"]:
+        config = templates[task]
+        metrics = config.get("aggregate_metric_list") or config["metric_list"]
+        rows.append(Benchmark(name=canonical_name(task), task=task, metric=metrics[0]["metric"],
+                              label=config.get("group_alias") or config.get("task_alias") or task))
+    return tuple(rows)
 
 
 def canonical_name(task: str) -> str:
@@ -70,26 +86,32 @@ def is_local(task: str) -> bool:
     return task.endswith(LOCAL_SUFFIX)
 
 
-def _read_jsonl(path: Path) -> list[dict]:
-    with path.open(encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
-
-
-def _data_path(data_file: str, data_dir: Path) -> Path:
-    path = data_dir / data_file
-    if not path.is_file():
-        raise EvaluationError(
-            f"benchmark data file missing: {path} (the offline data pack is looked up at <repo>/../shared/data; "
-            "set ARENA_SHARED_DATA to point elsewhere)"
-        )
-    return path
+def data_files(data_dir: Path | None = None) -> dict[str, Path]:
+    """Template name -> the data file it reads, which must exist (the error names the missing path)."""
+    data_dir = data_dir or benchmarks_dir()
+    files = {}
+    for name, config in _templates().items():
+        declared = ((config.get("dataset_kwargs") or {}).get("data_files") or {}).get("test", "")
+        if not declared.startswith(PLACEHOLDER + "/"):
+            continue
+        path = data_dir / declared.removeprefix(PLACEHOLDER + "/")
+        if not path.is_file():
+            raise EvaluationError(
+                f"benchmark data file missing: {path} (the data pack is the repository's data/ folder; "
+                "set ARENA_DATA_PACK to point elsewhere)"
+            )
+        files[name] = path
+    return files
 
 
 def exam_items(data_dir: Path | None = None) -> dict[str, list[dict]]:
     """EusExams items grouped by exam, in file order."""
     by_exam: dict[str, list[dict]] = {}
-    for item in _read_jsonl(_data_path(EXAMS_FILE, data_dir or benchmarks_dir())):
-        by_exam.setdefault(item["exam"], []).append(item)
+    with data_files(data_dir)[EXAMS_BASE].open(encoding="utf-8") as handle:
+        for line in handle:
+            if line.strip():
+                item = json.loads(line)
+                by_exam.setdefault(item["exam"], []).append(item)
     return by_exam
 
 
@@ -98,17 +120,14 @@ def exam_task_name(exam: str) -> str:
 
 
 def expected_item_counts(data_dir: Path | None = None) -> dict[str, int]:
-    """Items per offline task, counted straight from the data files (what lm-eval must see)."""
-    data_dir = data_dir or benchmarks_dir()
+    """Items per offline task and group, counted straight from the data files (what lm-eval must see)."""
     counts: dict[str, int] = {}
-    for bench in BENCHMARKS:
-        if bench.data_file == EXAMS_FILE:
-            continue
-        with _data_path(bench.data_file, data_dir).open(encoding="utf-8") as handle:
-            counts[bench.local_name] = sum(1 for line in handle if line.strip())
-    exams = Counter(item["exam"] for items in exam_items(data_dir).values() for item in items)
-    for exam, count in exams.items():
-        counts[exam_task_name(exam)] = count
+    for name, path in data_files(data_dir).items():
+        if name != EXAMS_BASE:
+            with path.open(encoding="utf-8") as handle:
+                counts[name] = sum(1 for line in handle if line.strip())
+    exams = {exam: len(items) for exam, items in exam_items(data_dir).items()}
+    counts.update({exam_task_name(exam): count for exam, count in exams.items()})
     counts[EXAMS_GROUP] = sum(exams.values())
     return counts
 
@@ -118,9 +137,9 @@ def _fingerprint(data_dir: Path) -> str:
     for path in sorted(TEMPLATES_DIR.iterdir()):
         if path.is_file() and path.suffix != ".pyc":
             digest.update(path.name.encode() + path.read_bytes())
-    for bench in BENCHMARKS:
-        stat = _data_path(bench.data_file, data_dir).stat()
-        digest.update(f"{data_dir}/{bench.data_file}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    for path in sorted(data_files(data_dir).values()):
+        stat = path.stat()
+        digest.update(f"{path}:{stat.st_size}:{stat.st_mtime_ns}".encode())
     return digest.hexdigest()[:16]
 
 
@@ -135,10 +154,11 @@ def materialize(data_dir: Path | None = None, cache_root: Path | None = None) ->
     target = cache_root / _fingerprint(data_dir)
     if (target / "READY").exists():
         return target
-    staging = Path(tempfile.mkdtemp(prefix="staging-", dir=_mkdir(cache_root)))
+    cache_root.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix="staging-", dir=cache_root))
     for template in TEMPLATES_DIR.iterdir():
-        if template.suffix == ".yaml":
-            text = template.read_text(encoding="utf-8").replace("@BENCHMARKS@", str(data_dir))
+        if template.suffix == ".yaml" or template.name == EXAMS_BASE:
+            text = template.read_text(encoding="utf-8").replace(PLACEHOLDER, str(data_dir))
             (staging / template.name).write_text(text, encoding="utf-8")
         elif template.is_file() and template.suffix != ".pyc":
             shutil.copy2(template, staging / template.name)
@@ -151,33 +171,20 @@ def materialize(data_dir: Path | None = None, cache_root: Path | None = None) ->
     return target
 
 
-def _mkdir(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
 def _write_exam_tasks(folder: Path, final: Path, by_exam: dict[str, list[dict]]) -> None:
     """Write into ``folder`` (staging) the files that will be read from ``final`` after the rename."""
     # One data file per exam: lm-eval's json loader cannot filter rows, and per-exam scores are reported.
-    data = _mkdir(folder / "eus_exams_eu")
-    names = []
+    data = folder / "eus_exams_eu"
+    data.mkdir()
     for exam, items in sorted(by_exam.items()):
         path = data / f"{exam}.jsonl"
         path.write_text("".join(json.dumps(item, ensure_ascii=False) + "\n" for item in items), encoding="utf-8")
         name = exam_task_name(exam)
-        names.append(name)
         (folder / f"{name}.yaml").write_text(
-            f"include: eus_exams_eu_local_base\ntask: {name}\n"
+            f"include: {EXAMS_BASE}\ntask: {name}\n"
             f"dataset_kwargs:\n  data_files:\n    test: {json.dumps(str(final / 'eus_exams_eu' / path.name))}\n",
             encoding="utf-8",
         )
-    group = ["group: " + EXAMS_GROUP, "task:"] + [f"  - {name}" for name in names] + [
-        "aggregate_metric_list:",
-        "  - metric: acc\n    aggregation: mean\n    weight_by_size: true",
-        "  - metric: acc_norm\n    aggregation: mean\n    weight_by_size: true",
-        "metadata:\n  version: 0.0",
-    ]
-    (folder / f"{EXAMS_GROUP}.yaml").write_text("\n".join(group) + "\n", encoding="utf-8")
 
 
 def resolve_tasks(suite: str | None, tasks: list[str] | None) -> list[str]:
@@ -191,8 +198,9 @@ def resolve_tasks(suite: str | None, tasks: list[str] | None) -> list[str]:
         if not names:
             raise EvaluationError("--tasks is empty")
         if suite == "basque":
-            names = [BY_NAME[n].local_name if n in BY_NAME else n for n in names]
+            local = {bench.name: bench.task for bench in benchmarks()}
+            names = [local.get(name, name) for name in names]
         return names
     if suite not in SUITES:
         raise EvaluationError(f"unknown suite {suite!r}; choose one of: {', '.join(SUITES)}")
-    return list(SUITES[suite])
+    return [SUITES[suite]]

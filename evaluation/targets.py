@@ -2,14 +2,18 @@
 
 ``--model`` is either a checkpoint folder (no Django needed) or an arena public name, resolved
 through ``models_serving.ServedModel`` (endpoint + the checkpoint's tokenizer; a LoRA adapter uses
-its base's tokenizer, and in-process its base weights plus the adapter).
+its base's tokenizer, and in-process its base weights plus the adapter). ``check_endpoint`` is the
+pre-flight check of an endpoint target, so a run fails before any work with a message to act on.
 """
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+import httpx
 
 from .errors import EvaluationError
 
@@ -106,3 +110,38 @@ def resolve_target(model: str, backend: str = "auto", *, base_url: str = "", ser
     if Path(model).expanduser().exists() or model.startswith(("/", "./", "../", "~")):
         return target_for_checkpoint(model, backend, base_url=base_url, served_name=served_name, tokenizer=tokenizer)
     return target_for_served_model(lookup(model), backend, tokenizer=tokenizer)
+
+
+def auth_header(target: Target) -> dict:
+    if not target.api_key_env:
+        return {}
+    key = os.environ.get(target.api_key_env, "")
+    if not key:
+        raise EvaluationError(f"environment variable {target.api_key_env} (API key of {target.label}) is not set")
+    return {"Authorization": f"Bearer {key}"}
+
+
+def check_endpoint(target: Target, timeout: float = 10.0) -> dict:
+    """GET /models: the endpoint answers and serves ``served_name``. Returns server facts for the record."""
+    from models_serving.client import Endpoint, EndpointError, ListingError, listed_models
+
+    endpoint = Endpoint(base_url=target.base_url, served_name=target.served_name, api_key_env=target.api_key_env)
+    try:
+        served = sorted(listed_models(endpoint, timeout=timeout))
+    except EndpointError as exc:  # the key's variable is unset
+        raise EvaluationError(f"{exc} (API key of {target.label})") from exc
+    except ListingError as exc:
+        what = "is unreachable" if exc.status_code is None else "cannot list its models"
+        raise EvaluationError(f"model endpoint {target.base_url} {what} ({exc})") from exc
+    if target.served_name not in served:
+        raise EvaluationError(
+            f"model endpoint {target.base_url} does not serve {target.served_name!r} (it serves: {', '.join(served)})"
+        )
+    facts = {"served_models": served}
+    try:  # vLLM reports its version; other servers may not
+        version = httpx.get(target.base_url.removesuffix("/v1") + "/version", timeout=timeout)
+        if version.status_code == 200:
+            facts["server_version"] = version.json().get("version")
+    except (httpx.HTTPError, ValueError):
+        pass
+    return facts

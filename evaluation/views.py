@@ -5,15 +5,14 @@ from django.contrib.admin.views.decorators import staff_member_required
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, render
 
-from . import selectors
+from . import selectors, suites
 from .models import EvaluationRun
-from .suites import BENCHMARKS
 
 
 def benchmarks(request):
     rows = selectors.benchmark_rows()
     context = {
-        "benchmarks": BENCHMARKS,
+        "benchmarks": suites.benchmarks(),
         "rows": rows,
         "correlations": selectors.correlations(bench_scores={r.model: r.average for r in rows if r.complete}),
     }

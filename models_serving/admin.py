@@ -11,17 +11,14 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from models_serving import live_stats, tasks, trial
+from models_serving import launcher, live_stats, services, tasks, trial
 from models_serving.forms import ServedModelAdminForm
 from models_serving.models import ModelServer, ServedModel
+from models_serving.vllm_process import log_tail
 
 HEALTH_COLOURS = {"healthy": "#1a7f37", "unhealthy": "#cf222e", "unknown": "#6e7781"}
-
-
-def run_task(task, **kwargs) -> list[str] | None:
-    """Run a Celery task; its result lines when it ran in-process (eager), None when queued to a worker."""
-    result = task.delay(**kwargs)
-    return result.get() if result.ready() else None
+# Edits of an adapter that its base's live server must follow at once (load, reload or unload it).
+ADAPTER_SERVING_FIELDS = {"is_active", "checkpoint_path", "served_name"}
 
 
 @admin.register(ServedModel)
@@ -91,26 +88,16 @@ class ServedModelAdmin(admin.ModelAdmin):
     # ------------------------------------------------------------ saving
 
     def save_model(self, request, obj, form, change):
-        if obj.kind == ServedModel.Kind.EXTERNAL and {"endpoint_url", "served_name", "api_key_env"} & set(form.changed_data):
-            obj.health, obj.last_error = ServedModel.Health.HEALTHY, ""  # the form just reached it
-        elif obj.kind != ServedModel.Kind.EXTERNAL and (not change or {"is_active", "checkpoint_path", "served_name",
-                                                                      "base_model"} & set(form.changed_data)):
-            # Not drawn into battles until its server answers for it (the serving plan marks it healthy).
-            obj.health, obj.last_error = ServedModel.Health.UNHEALTHY, "waiting for its vLLM server"
-        super().save_model(request, obj, form, change)
-        # An adapter (de)activated on a base whose server runs: load/unload it now, restarting only if
-        # the server cannot load it at run time. Other changes wait for serve_models or "Apply plan".
-        if obj.kind != ServedModel.Kind.VLLM_LORA or not ({"is_active", "checkpoint_path", "served_name"}
-                                                           & set(form.changed_data)):
-            return
-        server = ModelServer.objects.filter(base_id=obj.base_model_id, status__in=[
-            ModelServer.Status.STARTING, ModelServer.Status.RUNNING]).first()
-        if server is None:
+        services.save_model(model=obj, changed=form.changed_data)
+        # Other changes wait for serve_models or the "Apply serving plan" action.
+        if obj.kind == ServedModel.Kind.VLLM_LORA and ADAPTER_SERVING_FIELDS & set(form.changed_data):
+            self.report_server_change(request, obj, services.apply_to_live_server(adapter=obj))
+
+    def report_server_change(self, request, adapter, lines: list[str] | None) -> None:
+        if lines == []:
             self.message_user(request, _("No server runs %(base)s yet: run serve_models or the 'Apply serving "
-                                         "plan' action to start it.") % {"base": obj.base_model}, messages.WARNING)
-            return
-        lines = run_task(tasks.apply_serving_plan, wait=False, base_ids=[obj.base_model_id])
-        if lines is None:
+                                         "plan' action to start it.") % {"base": adapter.base_model}, messages.WARNING)
+        elif lines is None:
             self.message_user(request, _("The server change was queued."), messages.INFO)
         for line in lines or []:
             level = messages.WARNING if (": restart" in line or ": failed" in line) else messages.SUCCESS
@@ -125,9 +112,8 @@ class ServedModelAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Check health now"))
     def check_health_now(self, request, queryset):
-        result = tasks.check_health.delay()
-        if result.ready():
-            summary = result.get()
+        summary = tasks.run(tasks.check_health)
+        if summary is not None:
             self.message_user(request, _("%(n)d healthy; unhealthy: %(names)s")
                               % {"n": summary["healthy"], "names": ", ".join(summary["unhealthy"]) or "–"})
         else:
@@ -135,7 +121,7 @@ class ServedModelAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Apply serving plan (start, reload or stop vLLM servers)"))
     def apply_plan_now(self, request, queryset):
-        lines = run_task(tasks.apply_serving_plan, wait=False)
+        lines = tasks.run(tasks.apply_serving_plan, wait=False)
         if lines is None:
             self.message_user(request, _("Serving plan queued to the worker."))
         for line in lines or [str(_("Nothing to change."))]:
@@ -202,12 +188,10 @@ class ModelServerAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Stop selected servers"))
     def stop_servers(self, request, queryset):
-        from models_serving import launcher, services
-
         for server in queryset:
             if server.is_live:
                 launcher.stop_server(server, f"stopped from the admin by {request.user}")
-                services.mark_servers_models_unhealthy(server, "server stopped from the admin")
+                services.mark_servers_models_unhealthy(server=server, error="server stopped from the admin")
                 self.message_user(request, _("Stopped %(name)s.") % {"name": server.served_name})
 
     def get_urls(self):
@@ -220,10 +204,7 @@ class ModelServerAdmin(admin.ModelAdmin):
         server = get_object_or_404(ModelServer, pk=pk)
         if not self.has_view_permission(request, server):
             raise Http404
-        try:
-            text = "\n".join(Path(server.log_path).read_text(errors="replace").splitlines()[-lines:])
-        except OSError as exc:
-            text = f"(log not readable: {exc})"
         context = {**self.admin_site.each_context(request), "opts": self.model._meta, "server": server,
-                   "log_text": text, "lines": lines, "title": _("Log of %(name)s") % {"name": server.served_name}}
+                   "log_text": log_tail(server.log_path, lines), "lines": lines,
+                   "title": _("Log of %(name)s") % {"name": server.served_name}}
         return TemplateResponse(request, "admin/models_serving/server_log.html", context)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 FULL_WEIGHTS = ("*.safetensors", "pytorch_model*.bin", "*.safetensors.index.json")
 ADAPTER_WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin")
+MAX_LORA_RANK = 512  # vLLM's largest --max-lora-rank
 
 
 class CheckpointError(ValueError):
@@ -15,8 +16,7 @@ class CheckpointError(ValueError):
 
 @dataclass(frozen=True)
 class AdapterInfo:
-    path: Path
-    base_name_or_path: str
+    base_name_or_path: str  # the base it was trained on, as its config names it
     rank: int
 
 
@@ -60,10 +60,20 @@ def check_adapter(path: str) -> AdapterInfo:
         raise CheckpointError(f"Only LoRA adapters can be served (this one is {config.get('peft_type')}).")
     if not any((folder / name).exists() for name in ADAPTER_WEIGHTS):
         raise CheckpointError(f"{folder} has an adapter_config.json but no adapter_model.safetensors.")
-    rank = max([int(config.get("r") or 8), *(int(v) for v in (config.get("rank_pattern") or {}).values())])
-    if rank > 512:
-        raise CheckpointError(f"LoRA rank {rank} is larger than vLLM serves (512).")
-    return AdapterInfo(folder, str(config.get("base_model_name_or_path") or ""), rank)
+    rank = lora_rank(config)
+    if rank > MAX_LORA_RANK:
+        raise CheckpointError(f"LoRA rank {rank} is larger than vLLM serves ({MAX_LORA_RANK}).")
+    return AdapterInfo(str(config.get("base_model_name_or_path") or ""), rank)
+
+
+def lora_rank(config: dict) -> int:
+    """The largest rank in an adapter config (``r``, PEFT's default 8, or a larger per-module one)."""
+    return max([int(config.get("r") or 8), *(int(v) for v in (config.get("rank_pattern") or {}).values())])
+
+
+def adapter_rank(path: str) -> int:
+    """The LoRA rank of an adapter folder, as the serving plan sizes its base's server with it."""
+    return lora_rank(json.loads((Path(path) / "adapter_config.json").read_text()))
 
 
 def same_folder(a: str, b: str) -> bool:

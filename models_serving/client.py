@@ -1,8 +1,9 @@
-"""The one streaming client: chat completions from any OpenAI-compatible endpoint.
+"""The one client of OpenAI-compatible endpoints: streaming chat completions and the ``/models`` listing.
 
-Used by the arena's consumer, the admin's "test a model" action and the benchmarks. Requests are
-retried only before the first token arrives; once text has reached a volunteer a failure ends the
-stream with an error instead of silently restarting it.
+Streaming is used by the arena's consumer, the admin's "test a model" action and the benchmarks.
+Requests are retried only before the first token arrives; once text has reached a volunteer a
+failure ends the stream with an error instead of silently restarting it. The listing is what the
+health check, the launcher and the registration checks ask an endpoint.
 """
 from __future__ import annotations
 
@@ -57,6 +58,31 @@ class EndpointError(RuntimeError):
     def __init__(self, message: str, *, before_first_token: bool):
         super().__init__(message)
         self.before_first_token = before_first_token
+
+
+class ListingError(RuntimeError):
+    """``GET /models`` failed; ``status_code`` is None when the endpoint could not be reached at all."""
+
+    def __init__(self, message: str, *, status_code: int | None = None):
+        super().__init__(message)
+        self.status_code = status_code
+
+
+def listed_models(endpoint: Endpoint, *, timeout: float = 5.0) -> set[str]:
+    """The model names ``GET {base_url}/models`` lists (a vLLM server: its base and the adapters it holds).
+
+    Raises EndpointError when the key's variable is unset, ListingError when the listing fails."""
+    headers = {"Authorization": f"Bearer {endpoint.api_key()}"}
+    try:
+        response = httpx.get(f"{endpoint.base_url}/models", headers=headers, timeout=timeout)
+    except httpx.HTTPError as exc:
+        raise ListingError(f"unreachable: {type(exc).__name__}: {exc}"[:500]) from exc
+    if response.status_code != 200:
+        raise ListingError(f"/v1/models answered HTTP {response.status_code}", status_code=response.status_code)
+    try:
+        return {item["id"] for item in response.json().get("data", [])}
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise ListingError("/v1/models did not answer a model list", status_code=200) from None
 
 
 # Pooled clients per event loop (an httpx pool cannot cross loops), then per endpoint/key/timeout.

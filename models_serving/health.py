@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import httpx
 
 from models_serving import launcher, services
-from models_serving.client import Endpoint, EndpointError
+from models_serving.client import Endpoint, EndpointError, ListingError, listed_models
 from models_serving.models import ModelServer, ServedModel
 from models_serving.selectors import endpoint_for
 
@@ -28,24 +28,15 @@ def probe(endpoint: Endpoint, *, check_root: bool, timeout: float = 5.0) -> tupl
     if not endpoint.base_url:
         return "no endpoint URL yet (is serve_models running?)", set()
     try:
-        headers = {"Authorization": f"Bearer {endpoint.api_key()}"}
-    except EndpointError as exc:
-        return str(exc), set()
-    try:
-        with httpx.Client(timeout=timeout) as http:
-            if check_root:
-                root = endpoint.base_url.removesuffix("/v1")
-                response = http.get(f"{root}/health")
-                if response.status_code != 200:
-                    return f"/health answered HTTP {response.status_code}", set()
-            response = http.get(f"{endpoint.base_url}/models", headers=headers)
+        if check_root:  # a vLLM server of ours: /health fails while the engine is down
+            response = httpx.get(f"{endpoint.base_url.removesuffix('/v1')}/health", timeout=timeout)
             if response.status_code != 200:
-                return f"/v1/models answered HTTP {response.status_code}", set()
-            return "", {item["id"] for item in response.json().get("data", [])}
+                return f"/health answered HTTP {response.status_code}", set()
+        return "", listed_models(endpoint, timeout=timeout)
     except httpx.HTTPError as exc:
         return f"unreachable: {type(exc).__name__}: {exc}"[:500], set()
-    except (ValueError, KeyError, TypeError):
-        return "/v1/models did not answer a model list", set()
+    except (EndpointError, ListingError) as exc:
+        return str(exc), set()
 
 
 def check_all(timeout: float = 5.0) -> list[HealthResult]:
@@ -70,6 +61,6 @@ def check_all(timeout: float = 5.0) -> list[HealthResult]:
         if error:
             services.mark_unhealthy(model.pk, error)
         else:
-            services.mark_healthy(model.pk)
+            services.mark_healthy(model_id=model.pk)
         results.append(HealthResult(model.pk, model.public_name, not error, error))
     return results

@@ -18,11 +18,13 @@ import httpx
 from django.conf import settings
 from django.utils import timezone
 
-from models_serving import services
+from models_serving import selectors, services
+from models_serving.client import Endpoint, EndpointError, ListingError, listed_models
 from models_serving.models import ModelServer, ServedModel
 from models_serving.plan import ServerPlan, ServingDefaults, desired_servers, reuse
 from models_serving.vllm_process import (
-    ServerStartError, VLLMServer, VLLMServerSpec, free_port, pid_is_server, port_is_free, stop_process_group,
+    ServerStartError, VLLMServer, VLLMServerSpec, free_port, log_tail, pid_is_server, port_is_free,
+    stop_process_group,
 )
 
 logger = logging.getLogger(__name__)
@@ -33,12 +35,12 @@ RUNTIME_LOADING_OFF = "the server does not allow loading adapters at run time (H
 _children: dict[int, VLLMServer] = {}
 
 
-def conf(key: str, default):
-    return (getattr(settings, "MODELS_SERVING", {}) or {}).get(key, default)
+def conf(key: str):
+    return settings.MODELS_SERVING[key]
 
 
 def serving_dir() -> Path:
-    return Path(conf("DIR", Path(settings.DATA_DIR) / "serving"))
+    return Path(conf("DIR"))
 
 
 @dataclass
@@ -115,7 +117,7 @@ def stop_all() -> list[str]:
     stopped = []
     for record in ModelServer.objects.filter(status__in=[ModelServer.Status.STARTING, ModelServer.Status.RUNNING]):
         stop_server(record, "stopped by serve_models")
-        services.mark_servers_models_unhealthy(record, "server stopped")
+        services.mark_servers_models_unhealthy(server=record, error="server stopped")
         stopped.append(record.served_name)
     for base_id, handle in list(_children.items()):
         handle.stop()
@@ -143,7 +145,7 @@ def apply_plan(defaults: ServingDefaults | None = None, *, wait: bool = True, ti
             record = records.pop(plan.base_id, None)
             if record is not None and record.is_live:
                 decision = reuse(plan, flags=record.flags, loaded=record.adapters, port=record.port,
-                                 live=is_alive(record), runtime_updates=bool(conf("RUNTIME_LORA_UPDATING", True)))
+                                 live=is_alive(record))
                 if decision.keep and _sync_adapters(record, plan, decision, report):
                     continue
                 reason = decision.restart_reason or "an adapter could not be loaded at run time"
@@ -155,7 +157,7 @@ def apply_plan(defaults: ServingDefaults | None = None, *, wait: bool = True, ti
                 stop_server(record, "no longer in the serving plan")
                 report.add(record.served_name, "stop", "no active model needs it")
     if wait and report.started:
-        wait_until_ready(report.started, timeout=timeout or float(conf("START_TIMEOUT", 600)), report=report)
+        wait_until_ready(report.started, timeout=timeout or conf("START_TIMEOUT"), report=report)
     return report
 
 
@@ -166,7 +168,7 @@ def _start(plan: ServerPlan, record: ModelServer | None, report: ApplyReport) ->
         dtype=plan.dtype, max_model_len=plan.max_model_len, gpu_memory_utilization=plan.gpu_memory_utilization,
         tensor_parallel_size=plan.tensor_parallel_size, lora_modules=dict(plan.adapters),
         max_loras=plan.max_loras, max_lora_rank=plan.max_lora_rank, extra_args=list(plan.extra_args),
-        runtime_lora_updating=bool(conf("RUNTIME_LORA_UPDATING", True)), cpu_kvcache_gib=plan.cpu_kvcache_gib,
+        runtime_lora_updating=plan.runtime_lora_updating, cpu_kvcache_gib=plan.cpu_kvcache_gib,
     )
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
     log_path = serving_dir() / "logs" / f"{plan.served_name}-{stamp}.log"
@@ -174,7 +176,7 @@ def _start(plan: ServerPlan, record: ModelServer | None, report: ApplyReport) ->
     record.served_name = plan.served_name
     record.hostname = socket.gethostname()
     record.host = plan.host
-    record.flags = {**plan.flags(), "runtime_lora_updating": spec.runtime_lora_updating}
+    record.flags = plan.flags()
     record.adapters = dict(plan.adapters)
     record.log_path = str(log_path)
     record.started_at = timezone.now()
@@ -184,16 +186,16 @@ def _start(plan: ServerPlan, record: ModelServer | None, report: ApplyReport) ->
     except (ServerStartError, OSError) as exc:
         record.port, record.pid, record.status, record.last_error = spec.port, None, ModelServer.Status.FAILED, str(exc)
         record.save()
-        services.point_models_at(record, plan)
-        services.mark_servers_models_unhealthy(record, f"server could not start: {exc}")
+        services.point_models_at(server=record, plan=plan)
+        services.mark_servers_models_unhealthy(server=record, error=f"server could not start: {exc}")
         report.add(plan.served_name, "failed", str(exc))
         return record
     _children[plan.base_id] = server
     record.port, record.pid, record.status, record.last_error = spec.port, server.pid, ModelServer.Status.STARTING, ""
     record.save()
     # Point the registry at the new endpoint now, but keep the models out of battles until it answers.
-    services.point_models_at(record, plan)
-    services.mark_servers_models_unhealthy(record, "server starting")
+    services.point_models_at(server=record, plan=plan)
+    services.mark_servers_models_unhealthy(server=record, error="server starting")
     report.add(plan.served_name, "start", f"port {spec.port}, adapters: {', '.join(dict(plan.adapters)) or 'none'}")
     report.started.append(record.pk)
     return record
@@ -226,13 +228,13 @@ def _sync_adapters(record: ModelServer, plan: ServerPlan, decision, report: Appl
         report.add(plan.served_name, "load", f"{name} loaded at run time in {time.monotonic() - started:.1f}s")
     record.adapters = loaded
     record.save(update_fields=["adapters"])
-    services.point_models_at(record, plan)
+    services.point_models_at(server=record, plan=plan)
     if decision.to_load and record.status == ModelServer.Status.RUNNING:
         # The server already answers: adapters it now lists are ready for battles at once.
         listed = _listed_names(f"{root}/v1")
         for model in ServedModel.objects.filter(pk__in=plan.adapter_ids):
             if model.served_name in listed and model.served_name in loaded:
-                services.mark_healthy(model.pk)
+                services.mark_healthy(model_id=model.pk)
     if not decision.to_load and not decision.to_unload:
         report.add(plan.served_name, "keep", f"port {record.port}")
     return True
@@ -256,7 +258,8 @@ def wait_until_ready(record_ids: list[int], *, timeout: float, report: ApplyRepo
                 stop_server(record, f"not healthy after {timeout:.0f}s")
                 record.status = ModelServer.Status.FAILED
                 record.save(update_fields=["status"])
-                services.mark_servers_models_unhealthy(record, f"server not healthy after {timeout:.0f}s")
+                services.mark_servers_models_unhealthy(server=record,
+                                                       error=f"server not healthy after {timeout:.0f}s")
                 if report is not None:
                     report.add(record.served_name, "failed", f"not healthy after {timeout:.0f}s")
             return
@@ -270,13 +273,13 @@ def refresh(record: ModelServer) -> str:
         return record.status
     root = f"http://{record.host}:{record.port}"
     if not is_alive(record):
-        handle = _children.pop(record.base_id, None)
-        tail = handle.log_tail() if handle is not None else _log_tail(record.log_path)
+        _children.pop(record.base_id, None)
+        tail = log_tail(record.log_path)
         record.status = ModelServer.Status.FAILED
         record.stopped_at = timezone.now()
         record.last_error = f"server process exited:\n{tail}"[:4000]
         record.save(update_fields=["status", "stopped_at", "last_error"])
-        services.mark_servers_models_unhealthy(record, "server process exited")
+        services.mark_servers_models_unhealthy(server=record, error="server process exited")
         return record.status
     if record.status == ModelServer.Status.STARTING and _get(f"{root}/health") is None:
         record.status = ModelServer.Status.RUNNING
@@ -284,9 +287,9 @@ def refresh(record: ModelServer) -> str:
         record.start_seconds = (record.ready_at - record.started_at).total_seconds()
         record.save(update_fields=["status", "ready_at", "start_seconds"])
         listed = _listed_names(f"{root}/v1")
-        for model in services.models_of(record):
+        for model in selectors.models_of(record):
             if model.served_name in listed:
-                services.mark_healthy(model.pk)
+                services.mark_healthy(model_id=model.pk)
             else:
                 services.mark_unhealthy(model.pk, f"{model.served_name} is not listed by /v1/models")
     return record.status
@@ -315,16 +318,9 @@ def _post(url: str, payload: dict, timeout: float = 120.0) -> str | None:
     return f"HTTP {response.status_code}: {response.text[:300]}"
 
 
-def _listed_names(base_url: str, timeout: float = 5.0) -> set[str]:
+def _listed_names(base_url: str) -> set[str]:
+    """What a server of ours lists now; nothing when it cannot tell (the health check retries)."""
     try:
-        response = httpx.get(f"{base_url}/models", timeout=timeout)
-        return {item["id"] for item in response.json().get("data", [])}
-    except (httpx.HTTPError, ValueError, KeyError, TypeError):
+        return listed_models(Endpoint(base_url=base_url, served_name=""))
+    except (EndpointError, ListingError):
         return set()
-
-
-def _log_tail(path: str, lines: int = 30) -> str:
-    try:
-        return "\n".join(Path(path).read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return ""

@@ -5,47 +5,50 @@ server under its own served name. The launcher diffs this plan against the serve
 """
 from __future__ import annotations
 
-import json
 import shlex
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 
 from django.utils.text import slugify
 
+from models_serving.checkpoints import MAX_LORA_RANK, adapter_rank
+
 # vLLM accepts only these values for --max-lora-rank.
-ALLOWED_LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)
+ALLOWED_LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, MAX_LORA_RANK)
 DEFAULT_LORA_RANK = 16
 
 
 @dataclass(frozen=True)
 class ServingDefaults:
-    """Server flags used when a base model leaves them empty (settings.MODELS_SERVING, command options)."""
+    """vLLM's server flags when a base model leaves them empty: the one reader of settings.MODELS_SERVING
+    (their values are declared there only), with ``serve_models`` options as overrides."""
 
-    host: str = "127.0.0.1"
-    dtype: str = "auto"
-    max_model_len: int = 2048
-    gpu_memory_utilization: float = 0.85
-    tensor_parallel_size: int = 1
-    extra_args: tuple[str, ...] = ()
+    host: str
+    dtype: str
+    max_model_len: int
+    gpu_memory_utilization: float
+    tensor_parallel_size: int
+    extra_args: tuple[str, ...]
     # Free LoRA slots beyond the active adapters, so an adapter activated later loads without a restart.
-    lora_headroom: int = 2
-    cpu_kvcache_gib: int = 1
+    lora_headroom: int
+    cpu_kvcache_gib: int
+    runtime_lora_updating: bool
 
     @classmethod
     def from_settings(cls, **overrides) -> "ServingDefaults":
         from django.conf import settings
 
-        conf = getattr(settings, "MODELS_SERVING", {}) or {}
+        conf = settings.MODELS_SERVING
         values = {
-            "host": conf.get("HOST", cls.host),
-            "dtype": conf.get("DTYPE", cls.dtype),
-            "max_model_len": int(conf.get("MAX_MODEL_LEN", cls.max_model_len)),
-            "gpu_memory_utilization": float(conf.get("GPU_MEMORY_UTILIZATION", cls.gpu_memory_utilization)),
-            "tensor_parallel_size": int(conf.get("TENSOR_PARALLEL_SIZE", cls.tensor_parallel_size)),
-            "extra_args": tuple(split_args(conf.get("EXTRA_ARGS", ""))),
-            "lora_headroom": int(conf.get("LORA_HEADROOM", cls.lora_headroom)),
-            "cpu_kvcache_gib": int(conf.get("CPU_KVCACHE_GIB", cls.cpu_kvcache_gib)),
+            "host": conf["HOST"],
+            "dtype": conf["DTYPE"],
+            "max_model_len": conf["MAX_MODEL_LEN"],
+            "gpu_memory_utilization": conf["GPU_MEMORY_UTILIZATION"],
+            "tensor_parallel_size": conf["TENSOR_PARALLEL_SIZE"],
+            "extra_args": conf["EXTRA_ARGS"],
+            "lora_headroom": conf["LORA_HEADROOM"],
+            "cpu_kvcache_gib": conf["CPU_KVCACHE_GIB"],
+            "runtime_lora_updating": bool(conf["RUNTIME_LORA_UPDATING"]),
         }
         values.update({key: value for key, value in overrides.items() if value is not None})
         if isinstance(values["extra_args"], str):
@@ -60,19 +63,20 @@ class ServerPlan:
     base_id: int
     served_name: str
     model_path: str
-    adapters: tuple[tuple[str, str], ...] = ()  # (served name, path) of each active adapter
-    lora_enabled: bool = False
-    max_loras: int = 0
-    max_lora_rank: int = DEFAULT_LORA_RANK
-    dtype: str = "auto"
-    max_model_len: int = 2048
-    gpu_memory_utilization: float = 0.85
-    tensor_parallel_size: int = 1
-    extra_args: tuple[str, ...] = ()
-    port: int = 0  # 0: any free port
-    host: str = "127.0.0.1"
-    cpu_kvcache_gib: int = 1
-    adapter_ids: tuple[int, ...] = field(default=(), compare=False)
+    adapters: tuple[tuple[str, str], ...]  # (served name, path) of each active adapter
+    adapter_ids: tuple[int, ...]
+    lora_enabled: bool
+    max_loras: int
+    max_lora_rank: int
+    dtype: str
+    max_model_len: int
+    gpu_memory_utilization: float
+    tensor_parallel_size: int
+    extra_args: tuple[str, ...]
+    port: int  # 0: any free port
+    host: str
+    cpu_kvcache_gib: int
+    runtime_lora_updating: bool
 
     def restart_flags(self) -> dict:
         """What a running server must match to be kept; changing any of these needs a restart.
@@ -90,10 +94,7 @@ class ServerPlan:
     def flags(self) -> dict:
         """Everything recorded on the ModelServer row."""
         return {**self.restart_flags(), "max_loras": self.max_loras, "max_lora_rank": self.max_lora_rank,
-                "cpu_kvcache_gib": self.cpu_kvcache_gib}
-
-    def as_dict(self) -> dict:
-        return asdict(self)
+                "cpu_kvcache_gib": self.cpu_kvcache_gib, "runtime_lora_updating": self.runtime_lora_updating}
 
 
 @dataclass(frozen=True)
@@ -123,13 +124,6 @@ def round_rank(rank: int) -> int:
         if rank <= allowed:
             return allowed
     raise ValueError(f"LoRA rank {rank} is larger than vLLM supports ({ALLOWED_LORA_RANKS[-1]})")
-
-
-def adapter_rank(path: str) -> int:
-    """The largest LoRA rank in an adapter folder's adapter_config.json."""
-    config = json.loads((Path(path) / "adapter_config.json").read_text())
-    ranks = [int(config.get("r") or DEFAULT_LORA_RANK), *(int(v) for v in (config.get("rank_pattern") or {}).values())]
-    return max(ranks)
 
 
 def desired_servers(models: Iterable, defaults: ServingDefaults,
@@ -177,12 +171,12 @@ def desired_servers(models: Iterable, defaults: ServingDefaults,
             port=base.server_port or 0,
             host=defaults.host,
             cpu_kvcache_gib=defaults.cpu_kvcache_gib,
+            runtime_lora_updating=defaults.runtime_lora_updating,
         ))
     return sorted(plans, key=lambda plan: plan.served_name)
 
 
-def reuse(plan: ServerPlan, *, flags: dict, loaded: dict, port: int, live: bool,
-          runtime_updates: bool = True) -> Reuse:
+def reuse(plan: ServerPlan, *, flags: dict, loaded: dict, port: int, live: bool) -> Reuse:
     """Can the server recorded with ``flags``/``loaded`` adapters serve ``plan`` without a restart?"""
     if not live:
         return Reuse(restart_reason="not running")
@@ -196,7 +190,7 @@ def reuse(plan: ServerPlan, *, flags: dict, loaded: dict, port: int, live: bool,
     to_load = tuple((name, path) for name, path in plan.adapters if loaded.get(name) != path)
     to_unload = tuple(name for name in loaded if name not in wanted)
     if to_load:
-        if not runtime_updates:
+        if not plan.runtime_lora_updating:
             return Reuse(restart_reason="the server does not allow loading adapters at run time")
         if len(wanted) > int(flags.get("max_loras") or 0):
             return Reuse(restart_reason=f"{len(wanted)} adapters need more LoRA slots than the server's "

@@ -4,7 +4,7 @@ from __future__ import annotations
 from django.db.models import Q, QuerySet
 
 from models_serving.client import Endpoint
-from models_serving.models import ServedModel
+from models_serving.models import ModelServer, ServedModel
 
 
 def available_models() -> QuerySet[ServedModel]:
@@ -22,3 +22,16 @@ def endpoint_for(model: ServedModel) -> Endpoint:
         base_url = model.base_model.endpoint_url
     served_name = model.served_name or model.public_name
     return Endpoint(base_url=base_url.rstrip("/"), served_name=served_name, api_key_env=model.api_key_env)
+
+
+def models_of(server: ModelServer) -> QuerySet[ServedModel]:
+    """The models a server answers for: its base and the adapters it holds (not inactive ones)."""
+    return ServedModel.objects.filter(
+        Q(pk=server.base_id) | Q(base_model_id=server.base_id, served_name__in=list(server.adapters))
+    )
+
+
+def live_server_of(base_id: int | None) -> ModelServer | None:
+    """The server that runs (or is starting) for a base, if any."""
+    return ModelServer.objects.filter(base_id=base_id, status__in=[ModelServer.Status.STARTING,
+                                                                   ModelServer.Status.RUNNING]).first()

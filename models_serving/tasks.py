@@ -1,11 +1,20 @@
 """Celery tasks: the periodic health check and the admin's "apply serving plan".
 
-Beat runs ``models_serving.check_health`` every 30 s when a broker is configured. Without one
-(eager mode) there is no beat: ``serve_models --watch`` runs the same check in its loop.
+Beat runs ``models_serving.check_health`` every ``settings.HEALTH_CHECK_INTERVAL`` seconds when a
+broker is configured. Without one (eager mode) there is no beat: ``serve_models --watch`` runs the
+same check in its loop.
 """
 from __future__ import annotations
 
-from celery import shared_task
+from typing import Any
+
+from celery import Task, shared_task
+
+
+def run(task: Task, **kwargs) -> Any | None:
+    """Run a task: its result when it ran in-process (eager, no broker), None when queued to a worker."""
+    result = task.delay(**kwargs)
+    return result.get() if result.ready() else None
 
 
 @shared_task(name="models_serving.check_health")

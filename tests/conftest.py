@@ -12,15 +12,16 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-
 
 @pytest.fixture(scope="session")
-def shared_data() -> Path:
-    """The offline Basque data pack (../shared/data)."""
-    if not SHARED_DATA.exists():
-        pytest.fail(f"the shared data pack is missing at {SHARED_DATA}")
-    return SHARED_DATA
+def data_pack() -> Path:
+    """The Basque data pack shipped in the repository (``data/``, or ``ARENA_DATA_PACK``)."""
+    from config.datapack import data_pack_dir
+
+    path = data_pack_dir()
+    if not (path / "basque").is_dir():
+        pytest.fail(f"the Basque data pack is missing at {path}")
+    return path
 
 
 @pytest.fixture(scope="session")
@@ -60,7 +61,7 @@ def celery_eager(request):
     With REDIS_URL set (CI) the app would otherwise queue tasks to Redis with no worker to run them;
     tests/arena/test_celery_worker.py runs a real worker against the configured broker instead.
     """
-    from arena.celery import app
+    from config.celery import app
 
     if request.node.get_closest_marker("celery_worker"):
         yield
@@ -83,3 +84,17 @@ def django_db_setup(django_db_setup, django_db_blocker):
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
                                " WHERE datname = current_database() AND pid <> pg_backend_pid()")
+
+
+@pytest.fixture
+def fresh_ranking_cache():
+    """Empty the leaderboard's cache keys before and after a test (the cache outlives the test database)."""
+    from django.core.cache import cache
+
+    from arena.ranking import cache as ranking_cache
+
+    keys = [ranking_cache.GENERATION_KEY, ranking_cache.DIRTY_KEY, ranking_cache.THROTTLE_KEY,
+            ranking_cache.SAMPLING_STATE_KEY]
+    cache.delete_many(keys)
+    yield
+    cache.delete_many(keys)

@@ -14,24 +14,23 @@ def _cmd_prepare(args) -> int:
     return 0
 
 
-def _cmd_instructions(args) -> int:
+def _cmd_instructions(args, options: list[str]) -> int:
+    from training.config import parse_arguments
     from training.instructions import InstructionsConfig, generate_instructions
 
-    options = {k: v for k, v in vars(args).items() if k not in {"command", "func", "quiet"}}
-    options["languages"] = [code.strip() for code in args.languages.split(",") if code.strip()]
-    manifest = generate_instructions(InstructionsConfig(**options), progress=not args.quiet)
+    [config] = parse_arguments([InstructionsConfig], {}, argv=options, prog="python -m training instructions")
+    manifest = generate_instructions(config, progress=not args.quiet)
     summary = {k: manifest[k] for k in ("output", "backend", "requested", "written", "filters", "languages", "timings")}
     print(json.dumps(summary, indent=2, ensure_ascii=False))
     return 0
 
 
 def _cmd_train(args, overrides: list[str]) -> int:
-    from training.config import load_recipe
+    from training.recipe_files import load_recipe
     from training.trainer import run_training
 
     recipe = load_recipe(args.recipe, overrides)
-    result = run_training(recipe, resume=args.resume, overwrite=args.overwrite, progress=not args.quiet,
-                          recipe_path=str(args.recipe))
+    result = run_training(recipe, resume=args.resume, overwrite=args.overwrite)
     if result.manifest:
         print(json.dumps({"output_dir": str(result.output_dir), "metrics": result.manifest["metrics"],
                           "timings": result.manifest["timings"]}, indent=2))
@@ -60,43 +59,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="target folder")
     p.set_defaults(func=_cmd_prepare)
 
-    p = sub.add_parser("instructions", help="Magpie synthetic instructions from an instructed model")
-    p.add_argument("--model", required=True, help="instructed checkpoint folder")
-    p.add_argument("--out", required=True, help="output JSONL (a .manifest.json is written beside it)")
-    p.add_argument("--count", type=int, default=100, help="instructions to sample before filtering")
-    p.add_argument("--backend", choices=["auto", "vllm", "transformers"], default="auto",
-                   help="auto = vLLM's offline engine when installed, transformers otherwise")
-    p.add_argument("--system-prompt", help="system prompt that steers topic or language of the instructions")
-    p.add_argument("--response-system-prompt", help="system prompt for the responses (default: --system-prompt)")
-    p.add_argument("--instruction-temperature", type=float, default=1.0)
-    p.add_argument("--instruction-top-p", type=float, default=1.0)
-    p.add_argument("--response-temperature", type=float, default=0.7)
-    p.add_argument("--response-top-p", type=float, default=0.95)
-    p.add_argument("--max-instruction-tokens", type=int, default=128)
-    p.add_argument("--max-response-tokens", type=int, default=512)
-    p.add_argument("--min-instruction-chars", type=int, default=10)
-    p.add_argument("--max-instruction-chars", type=int, default=2000)
-    p.add_argument("--min-response-chars", type=int, default=5)
-    p.add_argument("--max-response-chars", type=int, default=10000)
-    p.add_argument("--near-duplicate-threshold", type=float, default=0.7, help="word-3-gram Jaccard")
-    p.add_argument("--language-action", choices=["keep", "tag", "off"], default="keep",
-                   help="keep: drop instructions not in --languages; tag: only record the language")
-    p.add_argument("--languages", default="eu", help="comma-separated ISO 639-1 codes to keep (eu, en, es, fr)")
-    p.add_argument("--translate-to", help="translate instructions not in this language (ISO code) with a served model")
-    p.add_argument("--translate-url", help="OpenAI-compatible base URL of the translating model")
-    p.add_argument("--translate-model", help="served model name at --translate-url")
-    p.add_argument("--translate-api-key-env", help="environment variable holding the endpoint's API key")
-    p.add_argument("--seed", type=int, default=42)
-    p.add_argument("--batch-size", type=int, default=16, help="transformers backend batch size")
-    p.add_argument("--dtype", choices=["auto", "float32", "bfloat16", "float16"], default="auto")
+    # add_help=False: --help reaches InstructionsConfig's own parser, which lists every option.
+    p = sub.add_parser("instructions", add_help=False, help="Magpie synthetic instructions from an instructed model")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_instructions)
 
-    p = sub.add_parser("train", help="one run of a recipe (extra '--section.key value' pairs override it)")
-    p.add_argument("--recipe", required=True, help="training/recipes/<name>.yaml")
+    p = sub.add_parser("train", help="one run of a recipe; other options override it (e.g. --learning_rate 2e-5)")
+    p.add_argument("--recipe", required=True, help="a recipe name in training/recipes/ (exp_2_111) or a YAML path")
     p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in the output dir")
     p.add_argument("--overwrite", action="store_true", help="replace a non-empty output dir")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("register", help="add a checkpoint or LoRA adapter to the arena as a ServedModel")
@@ -125,10 +96,11 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
-    if extra and args.command != "train":
+    takes_options = args.command in {"train", "instructions"}  # their options are dataclass fields, parsed later
+    if extra and not takes_options:
         parser.error(f"unrecognised arguments: {' '.join(extra)}")
     try:
-        return args.func(args, extra) if args.command == "train" else args.func(args)
+        return args.func(args, extra) if takes_options else args.func(args)
     except (RecipeError, ChatTemplateError, DataError, RegistrationError, RunError, InstructionsError,
             BackboneError, BackendError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from training.chat_masks import IGNORE_INDEX, render_conversation, validate_messages
-from training.config import DataConfig, DataSource, expand_paths
+from training.config import DataArguments, DataSource, expand_paths
 
 
 class DataError(ValueError):
@@ -131,13 +131,13 @@ def tokenize_conversations(tokenizer, conversations: list[list[dict]], source: s
     return examples
 
 
-def load_source(tokenizer, source: DataSource, limit: int | None = None) -> list[Example]:
+def load_source(tokenizer, name: str, source: DataSource, limit: int | None = None) -> list[Example]:
     if source.kind == "corpus":
-        examples = tokenize_corpus(tokenizer, read_corpus(source, limit), source.name)
+        examples = tokenize_corpus(tokenizer, read_corpus(source, limit), name)
     else:
-        examples = tokenize_conversations(tokenizer, read_conversations(source, limit), source.name)
+        examples = tokenize_conversations(tokenizer, read_conversations(source, limit), name)
     if not examples:
-        raise DataError(f"data source {source.name!r} has no usable documents in {source.paths}")
+        raise DataError(f"data source {name!r} has no usable documents in {source.paths}")
     return examples
 
 
@@ -203,28 +203,26 @@ def pack_examples(examples: list[Example], max_length: int, pad_token_id: int) -
     return blocks
 
 
-def build_training_set(tokenizer, data: DataConfig):
-    """Read, tokenise, mix and pack every source of the recipe; returns (datasets.Dataset, MixReport)."""
+def build_training_set(tokenizer, data: DataArguments, seed: int):
+    """Read, tokenise, mix and pack the sources of ``data.mix``; returns (datasets.Dataset, MixReport)."""
     from datasets import Dataset
 
     examples_by_source: dict[str, list[Example]] = {}
     report = MixReport(max_length=data.max_length)
-    for source in data.sources:
-        examples = load_source(tokenizer, source, data.max_docs_per_source)
-        examples_by_source[source.name] = examples
+    for name, source in data.selected_sources().items():
+        examples = load_source(tokenizer, name, source, data.max_docs_per_source)
+        examples_by_source[name] = examples
         report.sources.append(SourceReport(
-            name=source.name, kind=source.kind, files=[str(p) for p in expand_paths(source.paths)],
-            documents=len(examples), available_tokens=sum(len(e) for e in examples), target_share=source.proportion,
+            name=name, kind=source.kind, files=[str(p) for p in expand_paths(source.paths)],
+            documents=len(examples), available_tokens=sum(len(e) for e in examples), target_share=data.mix[name],
         ))
-    chosen, stats = mix_examples(
-        examples_by_source, {s.name: s.proportion for s in data.sources}, data.total_tokens, data.seed
-    )
+    chosen, stats = mix_examples(examples_by_source, data.mix, data.total_tokens, seed)
     if not chosen:
         raise DataError("the mix is empty: total_tokens is smaller than one document")
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     blocks = pack_examples(chosen, data.max_length, pad_id)
     total = sum(len(e) for e in chosen)
-    trained = {}
+    trained: dict[str, int] = {}
     for example in chosen:
         trained[example.source] = trained.get(example.source, 0) + sum(l != IGNORE_INDEX for l in example.labels)
     for entry in report.sources:

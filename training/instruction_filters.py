@@ -5,7 +5,7 @@ import re
 import unicodedata
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -18,7 +18,6 @@ class Item:
     response_finish_reason: str = "stop"
     language: str | None = None
     original_instruction: str | None = None  # set when the instruction was translated
-    extra: dict = field(default_factory=dict)
 
 
 @dataclass

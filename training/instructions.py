@@ -11,6 +11,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from typing import Literal
 from pathlib import Path
 
 from training.instruction_filters import (
@@ -24,40 +25,50 @@ class InstructionsError(ValueError):
     """Options that cannot work; the message names the flag."""
 
 
+def _option(default, help: str, **metadata):
+    """A field with its command-line help (``python -m training instructions`` parses this class)."""
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata={"help": help, **metadata})
+    return field(default=default, metadata={"help": help, **metadata})
+
+
 @dataclass
 class InstructionsConfig:
-    model: str
-    out: str
-    count: int = 100
-    backend: str = "auto"  # auto | vllm | transformers
-    system_prompt: str | None = None  # steers topic/language of the sampled instructions
-    response_system_prompt: str | None = None  # default: same as system_prompt
-    instruction_temperature: float = 1.0  # Magpie samples instructions at T=1, top_p=1
-    instruction_top_p: float = 1.0
-    response_temperature: float = 0.7
-    response_top_p: float = 0.95
-    max_instruction_tokens: int = 128
-    max_response_tokens: int = 512
-    min_instruction_chars: int = 10
-    max_instruction_chars: int = 2000
-    min_response_chars: int = 5
-    max_response_chars: int = 10000
-    near_duplicate_threshold: float = 0.7
-    language_action: str = "keep"  # keep (drop other languages) | tag | off
-    languages: list[str] = field(default_factory=lambda: ["eu"])
-    translate_to: str | None = None
-    translate_url: str | None = None
-    translate_model: str | None = None
-    translate_api_key_env: str | None = None
-    seed: int = 42
-    batch_size: int = 16
-    dtype: str = "auto"
+    model: str = field(metadata={"help": "instructed checkpoint folder"})
+    out: str = field(metadata={"help": "output JSONL (a .manifest.json is written beside it)"})
+    count: int = _option(100, "instructions to sample before filtering")
+    backend: Literal["auto", "vllm", "transformers"] = _option(
+        "auto", "auto = vLLM's offline engine when installed, transformers otherwise")
+    system_prompt: str | None = _option(None, "system prompt that steers topic or language of the instructions")
+    response_system_prompt: str | None = _option(None, "system prompt for the responses (default: --system-prompt)")
+    instruction_temperature: float = _option(1.0, "Magpie samples instructions at T=1, top_p=1")
+    instruction_top_p: float = _option(1.0, "nucleus sampling for instructions")
+    response_temperature: float = _option(0.7, "sampling temperature for responses")
+    response_top_p: float = _option(0.95, "nucleus sampling for responses")
+    max_instruction_tokens: int = _option(128, "instructions cut here are dropped as truncated")
+    max_response_tokens: int = _option(512, "responses cut here are dropped as truncated")
+    min_instruction_chars: int = _option(10, "shorter instructions are dropped")
+    max_instruction_chars: int = _option(2000, "longer instructions are dropped")
+    min_response_chars: int = _option(5, "shorter responses are dropped")
+    max_response_chars: int = _option(10000, "longer responses are dropped")
+    near_duplicate_threshold: float = _option(0.7, "word-3-gram Jaccard at which an instruction is a near duplicate")
+    language_action: Literal["keep", "tag", "off"] = _option(
+        "keep", "keep: drop instructions not in --languages; tag: only record the language")
+    languages: list[str] = _option(["eu"], "ISO 639-1 codes to keep (eu, en, es, fr), space- or comma-separated")
+    translate_to: str | None = _option(None, "translate instructions not in this language (ISO code) with a served model")
+    translate_url: str | None = _option(None, "OpenAI-compatible base URL of the translating model")
+    translate_model: str | None = _option(None, "served model name at --translate-url")
+    translate_api_key_env: str | None = _option(None, "environment variable holding the endpoint's API key")
+    seed: int = _option(42, "sampling seed")
+    batch_size: int = _option(16, "transformers backend batch size")
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = _option("auto", "weights dtype (auto: float32)")
+
+    def __post_init__(self):
+        self.languages = [code.strip() for item in self.languages for code in item.split(",") if code.strip()]
 
     def validate(self) -> None:
         if self.count < 1:
             raise InstructionsError("--count must be >= 1")
-        if self.language_action not in {"keep", "tag", "off"}:
-            raise InstructionsError("--language-action must be keep, tag or off")
         for name in ("instruction_temperature", "response_temperature"):
             if getattr(self, name) < 0:
                 raise InstructionsError(f"--{name.replace('_', '-')} must be >= 0")
@@ -95,86 +106,59 @@ def openai_translator(cfg: InstructionsConfig) -> Callable[[str], str]:
     return translate
 
 
-def _progress(total: int, desc: str):
+def _generate(backend, prompts: list[str], desc: str, progress: bool, **sampling):
+    """``backend.generate`` with a progress bar; returns (generations, seconds)."""
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, desc=desc, unit="item")
-
-
-def generate_instructions(cfg: InstructionsConfig, *, backend=None, translator: Callable[[str], str] | None = None,
-                          language_id: LanguageIdentifier | None = None, progress: bool = True) -> dict:
-    """Run every stage and write the JSONL + manifest; returns the manifest."""
-    from training.magpie import make_backend
-
-    cfg.validate()
-    timings: dict[str, float] = {}
     started = time.perf_counter()
-    if backend is None:
-        backend = make_backend(cfg.backend, cfg.model, seed=cfg.seed, batch_size=cfg.batch_size, dtype=cfg.dtype)
-    backend_name = type(backend).__name__
-    tokenizer = backend.tokenizer
-    timings["load_s"] = round(time.perf_counter() - started, 2)
-    prefix = magpie_prefix(tokenizer, cfg.system_prompt)
-    user_stop, assistant_stop = turn_end_markers(tokenizer)
-
-    # 1. Instructions from the bare prefix.
-    t0 = time.perf_counter()
-    bar = _progress(cfg.count, "instructions") if progress else None
-    raw = backend.generate([prefix] * cfg.count, temperature=cfg.instruction_temperature, top_p=cfg.instruction_top_p,
-                           max_new_tokens=cfg.max_instruction_tokens, stop=user_stop, progress=bar)
+    bar = tqdm(total=len(prompts), desc=desc, unit="item") if progress and prompts else None
+    generations = backend.generate(prompts, progress=bar, **sampling) if prompts else []
     if bar:
         bar.close()
-    timings["instructions_s"] = round(time.perf_counter() - t0, 2)
-    items = [Item(g.text.strip(), g.finish_reason) for g in raw]
+    return generations, round(time.perf_counter() - started, 2)
 
-    # 2. Instruction filters.
-    reports: list[FilterReport] = []
+
+def _filter_instructions(items: list[Item], cfg: InstructionsConfig, reports: list[FilterReport]) -> list[Item]:
     items = apply_filter(items, "instruction_empty", lambda i: bool(i.instruction), reports)
     items = apply_filter(items, "instruction_truncated", lambda i: i.finish_reason == "stop", reports)
     items = apply_filter(items, "instruction_length",
                          lambda i: cfg.min_instruction_chars <= len(i.instruction) <= cfg.max_instruction_chars, reports)
     items = drop_exact_duplicates(items, reports)
-    items = drop_near_duplicates(items, cfg.near_duplicate_threshold, reports)
-    lid = None
-    if cfg.language_action != "off" or cfg.translate_to:
-        lid = language_id or LanguageIdentifier()
-        for item in items:
-            item.language = lid.identify(item.instruction)
+    return drop_near_duplicates(items, cfg.near_duplicate_threshold, reports)
 
-    # 3. Optional translation, then language filter on what will actually be trained on.
+
+def _translate_and_keep_languages(items: list[Item], cfg: InstructionsConfig, reports: list[FilterReport],
+                                  translator, language_id, timings: dict) -> list[Item]:
+    """Tag languages, translate what is not in ``translate_to``, then filter on what will be trained on."""
+    if cfg.language_action == "off" and not cfg.translate_to:
+        return items
+    lid = language_id or LanguageIdentifier()
+    for item in items:
+        item.language = lid.identify(item.instruction)
     if cfg.translate_to:
-        t0 = time.perf_counter()
+        started = time.perf_counter()
         translate = translator or openai_translator(cfg)
         for item in items:
             if item.language != cfg.translate_to:
                 item.original_instruction = item.instruction
                 item.instruction = translate(item.instruction).strip()
                 item.language = lid.identify(item.instruction)
-        timings["translation_s"] = round(time.perf_counter() - t0, 2)
+        timings["translation_s"] = round(time.perf_counter() - started, 2)
         items = apply_filter(items, "translation_empty", lambda i: bool(i.instruction), reports)
     if cfg.language_action == "keep":
         allowed = set(cfg.languages)
         items = apply_filter(items, "language", lambda i: i.language in allowed, reports)
+    return items
 
-    # 4. Responses with the normal template.
-    t0 = time.perf_counter()
-    system = cfg.response_system_prompt if cfg.response_system_prompt is not None else cfg.system_prompt
-    prompts = [response_prompt(tokenizer, i.instruction, system) for i in items]
-    bar = _progress(len(prompts), "responses") if progress and prompts else None
-    answers = backend.generate(prompts, temperature=cfg.response_temperature, top_p=cfg.response_top_p,
-                               max_new_tokens=cfg.max_response_tokens, stop=assistant_stop, progress=bar) if prompts else []
-    if bar:
-        bar.close()
-    timings["responses_s"] = round(time.perf_counter() - t0, 2)
-    for item, answer in zip(items, answers):
-        item.response, item.response_finish_reason = answer.text.strip(), answer.finish_reason
+
+def _filter_responses(items: list[Item], cfg: InstructionsConfig, reports: list[FilterReport]) -> list[Item]:
     items = apply_filter(items, "response_empty", lambda i: bool(i.response), reports)
     items = apply_filter(items, "response_truncated", lambda i: i.response_finish_reason == "stop", reports)
-    items = apply_filter(items, "response_length",
-                         lambda i: cfg.min_response_chars <= len(i.response) <= cfg.max_response_chars, reports)
+    return apply_filter(items, "response_length",
+                        lambda i: cfg.min_response_chars <= len(i.response) <= cfg.max_response_chars, reports)
 
-    # 5. Output.
-    out = Path(cfg.out)
+
+def _write_jsonl(out: Path, items: list[Item]) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("w", encoding="utf-8") as handle:
         for n, item in enumerate(items):
@@ -187,11 +171,48 @@ def generate_instructions(cfg: InstructionsConfig, *, backend=None, translator: 
             if item.original_instruction is not None:
                 record["original_instruction"] = item.original_instruction
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def generate_instructions(cfg: InstructionsConfig, *, backend=None, translator: Callable[[str], str] | None = None,
+                          language_id: LanguageIdentifier | None = None, progress: bool = True) -> dict:
+    """Run every stage and write the JSONL + manifest; returns the manifest."""
+    from training.magpie import make_backend
+
+    cfg.validate()
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    if backend is None:
+        backend = make_backend(cfg.backend, cfg.model, seed=cfg.seed, batch_size=cfg.batch_size, dtype=cfg.dtype)
+    tokenizer = backend.tokenizer
+    timings["load_s"] = round(time.perf_counter() - started, 2)
+    prefix = magpie_prefix(tokenizer, cfg.system_prompt)
+    user_stop, assistant_stop = turn_end_markers(tokenizer)
+
+    # Instructions from the bare prefix, filtered, translated and language-checked.
+    raw, timings["instructions_s"] = _generate(
+        backend, [prefix] * cfg.count, "instructions", progress, temperature=cfg.instruction_temperature,
+        top_p=cfg.instruction_top_p, max_new_tokens=cfg.max_instruction_tokens, stop=user_stop)
+    reports: list[FilterReport] = []
+    items = _filter_instructions([Item(g.text.strip(), g.finish_reason) for g in raw], cfg, reports)
+    items = _translate_and_keep_languages(items, cfg, reports, translator, language_id, timings)
+
+    # Responses with the normal template.
+    system = cfg.response_system_prompt if cfg.response_system_prompt is not None else cfg.system_prompt
+    answers, timings["responses_s"] = _generate(
+        backend, [response_prompt(tokenizer, i.instruction, system) for i in items], "responses", progress,
+        temperature=cfg.response_temperature, top_p=cfg.response_top_p, max_new_tokens=cfg.max_response_tokens,
+        stop=assistant_stop)
+    for item, answer in zip(items, answers):
+        item.response, item.response_finish_reason = answer.text.strip(), answer.finish_reason
+    items = _filter_responses(items, cfg, reports)
+
+    out = Path(cfg.out)
+    _write_jsonl(out, items)
     timings["total_s"] = round(time.perf_counter() - started, 2)
     manifest = {
         "output": str(out.resolve()),
         "config": asdict(cfg),
-        "backend": backend_name,
+        "backend": type(backend).__name__,
         "magpie_prefix": prefix,
         "stop": {"instruction": user_stop, "response": assistant_stop},
         "requested": cfg.count,

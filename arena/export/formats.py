@@ -6,7 +6,9 @@ import functools
 from collections.abc import Callable, Iterator
 
 from arena.jsonio import dumps
+from arena.vocabulary import DIMENSIONS, Choice, OverallChoice
 
+from .options import ALL_DIMENSIONS
 from .source import VoteRecord
 
 
@@ -17,12 +19,11 @@ class _Labels(dict):
         raise ValueError(f"a vote has the choice {choice!r}, not one of {sorted(self)}")
 
 
-# Stored choice -> the public datasets' winner labels.
-WINNER = _Labels({"A": "model_a", "B": "model_b", "tie": "tie"})
-OVERALL_WINNER = _Labels({**WINNER, "both_bad": "both_bad"})
+# Stored choice -> the public datasets' winner labels (plain str keys: lines.py writes them into SQL).
+WINNER = _Labels({Choice.A.value: "model_a", Choice.B.value: "model_b", Choice.TIE.value: "tie"})
+OVERALL_WINNER = _Labels({**WINNER, OverallChoice.BOTH_BAD.value: "both_bad"})
 # Chatbot Arena spells "both are bad" this way.
-LMSYS_WINNER = _Labels({**WINNER, "both_bad": "tie (bothbad)"})
-DIMENSIONS = ("overall", "content", "language")
+LMSYS_WINNER = _Labels({**WINNER, OverallChoice.BOTH_BAD.value: "tie (bothbad)"})
 
 
 def _without_system(messages: list[dict]) -> list[dict]:
@@ -106,12 +107,12 @@ def dpo_rows(record: VoteRecord, dimension: str) -> Iterator[dict]:
     sides = {"A": _without_system(record.conv_a), "B": _without_system(record.conv_b)}
     if not sides["A"] or sides["A"][0]["role"] != "user":
         return
-    dimensions = DIMENSIONS if dimension == "all" else (dimension,)
+    dimensions = DIMENSIONS if dimension == ALL_DIMENSIONS else (dimension,)
     for name in dimensions:
         choice = getattr(record, name)
-        if choice not in ("A", "B"):
+        if choice not in (Choice.A, Choice.B):  # a tie or "both bad" prefers neither side
             continue
-        loser = "B" if choice == "A" else "A"
+        loser = Choice.B.value if choice == Choice.A else Choice.A.value
         if len(sides[choice]) < 2 or len(sides[loser]) < 2:  # a side without an answer is no comparison
             continue
         prompt = []

@@ -15,7 +15,7 @@ class ExportConfigurationError(RuntimeError):
 
 
 def export_salt() -> bytes:
-    salt = settings.ARENA.get("EXPORT_SALT") or ""
+    salt = settings.ARENA["EXPORT_SALT"]
     if not salt:
         raise ExportConfigurationError("ARENA_EXPORT_SALT is not set: exports need a secret salt to hash participants.")
     return salt.encode("utf-8")

@@ -39,7 +39,8 @@ def _timestamp(column: str) -> str:
 
 def _transcript(side: str) -> str:
     """The frozen transcript, or for a vote stored without one the same JSON built from its messages
-    (COALESCE evaluates the subquery only then), as arena.transcripts encodes it."""
+    (COALESCE evaluates the subquery only then) by arena/transcripts.py's rule: the system prompt when
+    there is one, then the prompts (side '') and this side's answers, empty ones included, by (turn, side)."""
     message = "'{\"role\":' || to_json(m.role)::text || ',\"content\":' || to_json(m.content)::text || '}'"
     system = f"b.snapshot_{side.lower()}->>'system_prompt'"
     return (

@@ -115,7 +115,7 @@ def build_manifest(
             "scheme": f"HMAC-SHA256(secret salt, participant public_id), first {HASH_HEX_CHARS} hex digits",
             "salt_id": salt_id(salt),
         },
-        "license": settings.ARENA.get("DATASET_LICENSE", ""),
+        "license": settings.ARENA["DATASET_LICENSE"],
         "code_version": code_version(),
         "started_at": started_at.isoformat(),
         "finished_at": dt.datetime.now(dt.UTC).isoformat(),

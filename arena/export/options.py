@@ -8,11 +8,13 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from arena.models import Participant
+from arena.vocabulary import Dimension
 from models_serving.models import ServedModel
 
 FORMATS = ("ebaluatoia", "lmsys", "dpo")
 FILE_TYPES = ("jsonl.gz", "jsonl", "parquet", "hf")
-DIMENSIONS = ("overall", "content", "language", "all")
+ALL_DIMENSIONS = "all"  # dpo: one row per decided dimension
+DIMENSIONS = (*Dimension.values, ALL_DIMENSIONS)
 
 FORMAT_CHOICES = [
     ("ebaluatoia", _("ebaluatoia: the original study's public columns")),
@@ -26,10 +28,8 @@ FILE_TYPE_CHOICES = [
     ("hf", _("Hugging Face datasets folder (save_to_disk)")),
 ]
 DIMENSION_CHOICES = [
-    ("overall", _("Overall")),
-    ("content", _("Content")),
-    ("language", _("Language")),
-    ("all", _("All three (dpo only: one row per decided dimension)")),
+    *Dimension.choices,
+    (ALL_DIMENSIONS, _("All three (dpo only: one row per decided dimension)")),
 ]
 MODELS_MATCH_CHOICES = [
     ("any", _("Battles with at least one selected model")),
@@ -43,7 +43,7 @@ class ExportOptions:
 
     format: str = "ebaluatoia"
     file_type: str = "jsonl.gz"
-    dimension: str = "overall"
+    dimension: str = Dimension.OVERALL.value
     date_from: dt.date | None = None
     date_to: dt.date | None = None
     models: tuple[str, ...] = ()
@@ -72,7 +72,7 @@ class ExportForm(forms.Form):
     format = forms.ChoiceField(label=_("Format"), choices=FORMAT_CHOICES, initial="ebaluatoia")
     file_type = forms.ChoiceField(label=_("File type"), choices=FILE_TYPE_CHOICES, initial="jsonl.gz", required=False)
     dimension = forms.ChoiceField(
-        label=_("Dimension"), choices=DIMENSION_CHOICES, initial="overall", required=False,
+        label=_("Dimension"), choices=DIMENSION_CHOICES, initial=Dimension.OVERALL.value, required=False,
         help_text=_("ebaluatoia always carries the three winners; lmsys needs one dimension."),
     )
     date_from = forms.DateField(label=_("From (UTC, inclusive)"), required=False)
@@ -104,12 +104,12 @@ class ExportForm(forms.Form):
     def clean(self):
         data = super().clean()
         data["file_type"] = data.get("file_type") or "jsonl.gz"
-        data["dimension"] = data.get("dimension") or "overall"
+        data["dimension"] = data.get("dimension") or Dimension.OVERALL.value
         data["models_match"] = data.get("models_match") or "any"
         date_from, date_to = data.get("date_from"), data.get("date_to")
         if date_from and date_to and date_from > date_to:
             self.add_error("date_to", _("The end date is before the start date."))
-        if data.get("format") == "lmsys" and data["dimension"] == "all":
+        if data.get("format") == "lmsys" and data["dimension"] == ALL_DIMENSIONS:
             self.add_error("dimension", _("lmsys has a single winner column: choose one dimension."))
         if data["models_match"] == "both" and len(data.get("models") or ()) < 2:
             self.add_error("models", _("Choose at least two models to export battles between them."))

@@ -26,7 +26,7 @@ from psycopg.postgres import types as pg_types
 
 from arena.jsonio import loads
 from arena.models import Battle, Vote
-from arena.transcripts import transcripts_of
+from arena.selectors import transcripts_of
 
 from .hashing import ParticipantHasher
 from .options import ExportOptions
@@ -231,7 +231,7 @@ def prefetched_pg_chunks(chunk: Callable[[int], QuerySet], chunk_size: int, *, w
 
 def _records(rows: list[tuple], hasher: ParticipantHasher) -> list[VoteRecord]:
     # Votes stored without services.cast_vote (imports, fixtures) have no frozen transcripts:
-    # build them from their messages exactly as cast_vote would, one query per chunk.
+    # build them from their messages by the same rule (arena/transcripts.py), one query per chunk.
     unfrozen = [row[1] for row in rows if row[8] is None or row[9] is None]
     rebuilt = transcripts_of(Battle.objects.filter(pk__in=unfrozen)) if unfrozen else {}
     records = []

@@ -1,10 +1,35 @@
-"""Freeze each vote's two conversations (see VoteTranscript), for the votes cast so far too."""
+"""Freeze each vote's two conversations (see VoteTranscript), for the votes cast so far too.
+
+Self-contained, as migrations must be: the rule and the encoding below are a frozen copy of what
+arena/transcripts.py did when this migration was written (the system prompt when there is one,
+then by (turn, side) the prompts and that side's answers, empty ones included; compact UTF-8 JSON).
+"""
+import json
+
 import django.db.models.deletion
 from django.db import migrations, models
 
-from arena.transcripts import encoded_sides, messages_by_battle
-
 BATCH = 1000
+
+
+def encoded_sides(snapshot_a, snapshot_b, rows):
+    """(side A, side B) as compact JSON text from ``rows`` = [(turn, role, side, content)]."""
+    encoded = []
+    for side, snapshot in (("A", snapshot_a), ("B", snapshot_b)):
+        system_prompt = snapshot.get("system_prompt", "")
+        conversation = [{"role": "system", "content": system_prompt}] if system_prompt else []
+        mine = sorted((row for row in rows if row[2] in ("", side)), key=lambda row: (row[0], row[2]))
+        conversation += [{"role": role, "content": content} for _turn, role, _side, content in mine]
+        encoded.append(json.dumps(conversation, ensure_ascii=False, separators=(",", ":")))
+    return tuple(encoded)
+
+
+def messages_by_battle(messages):
+    """battle id -> [(turn, role, side, content)], from one query over ``messages``."""
+    by_battle = {}
+    for battle_id, *row in messages.values_list("battle_id", "turn", "role", "side", "content"):
+        by_battle.setdefault(battle_id, []).append(tuple(row))
+    return by_battle
 
 
 def freeze_existing(apps, schema_editor):

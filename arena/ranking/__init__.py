@@ -1,22 +1,19 @@
 """Bradley–Terry leaderboard: SQL counts -> choix fit -> bootstrap / analytic intervals -> cache."""
-from arena.ranking.board import (
-    LEVELS, METHODS, DimensionBoard, Leaderboard, ModelScore, build_leaderboard, ranking_settings,
-)
+from arena.models import ArenaConfig
+from arena.ranking.board import DimensionBoard, Leaderboard, ModelScore, build_leaderboard
 from arena.ranking.cache import (
-    get_leaderboard, mark_stale, maybe_schedule_refresh, refresh_leaderboard, sampling_state,
+    claim_refresh, current_strengths, get_leaderboard, mark_stale, refresh_leaderboard, sampling_state,
 )
-from arena.ranking.counts import DIMENSIONS, VoteFilters, count_votes
+from arena.ranking.counts import VoteFilters
 
 __all__ = [
-    "DIMENSIONS", "LEVELS", "METHODS", "DimensionBoard", "Leaderboard", "ModelScore", "VoteFilters",
-    "build_leaderboard", "count_votes", "get_leaderboard", "mark_stale", "maybe_schedule_refresh",
-    "leaderboard_scores", "ranking_settings", "refresh_leaderboard", "sampling_state",
+    "DimensionBoard", "Leaderboard", "ModelScore", "VoteFilters", "build_leaderboard", "claim_refresh",
+    "current_strengths", "get_leaderboard", "leaderboard_scores", "mark_stale", "refresh_leaderboard",
+    "sampling_state",
 ]
 
 
 def leaderboard_scores(dimension: str = "overall") -> dict[str, float]:
     """{public name: score} of the public board (default filters), e.g. for benchmark correlations."""
-    from arena.models import ArenaConfig
-
     board = get_leaderboard(VoteFilters(), both_bad_as_tie=ArenaConfig.current().both_bad_as_tie)
     return {score.name: score.rating for score in board.boards[dimension].scores}

@@ -9,21 +9,21 @@ from django.conf import settings
 from django.utils import timezone
 
 from arena.ranking import bt
-from arena.ranking.counts import DIMENSIONS, DimensionCounts, VoteCounts, VoteFilters, count_votes
+from arena.ranking.counts import DimensionCounts, VoteCounts, VoteFilters, count_votes
+from arena.vocabulary import DIMENSIONS
 from models_serving.models import ServedModel
 
 LEVELS = (0.90, 0.95)
-METHODS = ("bootstrap", "sandwich", "fisher")
 _Z = {0.90: 1.6448536269514722, 0.95: 1.959963984540054}
 
 
 def ranking_settings() -> dict:
-    """Leaderboard knobs, overridable in ``settings.ARENA``."""
-    arena = getattr(settings, "ARENA", {})
+    """Leaderboard knobs, declared in ``settings.ARENA``."""
+    arena = settings.ARENA
     return {
-        "rounds": int(arena.get("LEADERBOARD_BOOTSTRAP_ROUNDS", 1000)),
-        "seed": int(arena.get("LEADERBOARD_SEED", 20260)),
-        "prior": float(arena.get("LEADERBOARD_PSEUDO_COUNT", 0.01)),
+        "rounds": arena["LEADERBOARD_BOOTSTRAP_ROUNDS"],
+        "seed": arena["LEADERBOARD_SEED"],
+        "prior": arena["LEADERBOARD_PSEUDO_COUNT"],
     }
 
 

@@ -1,10 +1,11 @@
-"""Cached leaderboards and the throttled refresh after new votes.
+"""Cached leaderboards and the throttle on refreshing them after new votes.
 
 Every cached board is keyed by a *generation* token plus its filters. A refresh computes the
 default board, then swaps in a new generation, which makes every older entry (any filters)
-unreachable at once. New votes mark the data dirty; a refresh is queued only when no other was
-queued in the last ``LEADERBOARD_REFRESH_SECONDS`` (a ``cache.add`` lock), and the next vote or page
-view after that window catches up on whatever arrived meanwhile.
+unreachable at once. New votes mark the data dirty (``mark_stale``); ``claim_refresh`` says
+whether a refresh is due: dirty, and none claimed in the last ``LEADERBOARD_REFRESH_SECONDS`` (a
+``cache.add`` lock). Whoever claims it queues the refresh (``arena.tasks``: this package never
+imports the tasks), and the next vote or page view after the window catches up on what arrived meanwhile.
 """
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ ENTRY_TIMEOUT = 24 * 3600
 
 
 def refresh_interval() -> int:
-    return int(getattr(settings, "ARENA", {}).get("LEADERBOARD_REFRESH_SECONDS", 30))
+    return settings.ARENA["LEADERBOARD_REFRESH_SECONDS"]
 
 
 def _generation() -> str:
@@ -84,19 +85,24 @@ def sampling_state() -> dict | None:
     return cache.get(SAMPLING_STATE_KEY)
 
 
+def current_strengths(both_bad_as_tie: bool = True) -> dict[int, float]:
+    """Model id -> natural-log BT strength of the overall dimension, as the last refresh cached it
+    (computed and published now if there is none yet)."""
+    state = sampling_state()
+    if state is None:
+        refresh_leaderboard(both_bad_as_tie)
+        state = sampling_state() or {"theta": {}}
+    return state["theta"]
+
+
 def mark_stale() -> None:
     """New or re-flagged votes: the published board is out of date."""
     cache.set(DIRTY_KEY, True, None)
-    maybe_schedule_refresh()
 
 
-def maybe_schedule_refresh() -> bool:
-    """Queue a refresh if the data is dirty and none was queued within the refresh interval."""
+def claim_refresh() -> bool:
+    """True when the data is dirty and no refresh was claimed within the refresh interval; the caller
+    then queues one (and only it: the claim holds for the interval)."""
     if not cache.get(DIRTY_KEY):
         return False
-    if not cache.add(THROTTLE_KEY, True, refresh_interval()):
-        return False
-    from arena.tasks import refresh_leaderboard as refresh_task
-
-    refresh_task.delay()
-    return True
+    return cache.add(THROTTLE_KEY, True, refresh_interval())

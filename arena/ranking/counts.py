@@ -11,10 +11,10 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from arena.models import Vote
+from arena.vocabulary import DIMENSIONS, Choice, ExclusionReason, OverallChoice, exclusion_reason
 
-DIMENSIONS = ("overall", "content", "language")
 # Vote field value -> column of a pair's (i beats j, tie, j beats i) triple, seen from side A.
-_SIDE_A_OUTCOME = {"A": 0, "tie": 1, "B": 2}
+_SIDE_A_OUTCOME = {Choice.A: 0, Choice.TIE: 1, Choice.B: 2}
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ def count_votes(filters: VoteFilters, both_bad_as_tie: bool = True) -> VoteCount
     """One GROUP BY over the filtered votes gives all three dimensions at once."""
     query = (
         Vote.objects.filter(filters.as_q())
-        .values_list("model_a_id", "model_b_id", "content", "language", "overall")
+        .values_list("model_a_id", "model_b_id", *DIMENSIONS)  # each dimension is a Vote field
         .annotate(n=Count("pk"))
         .order_by()
     )
@@ -89,8 +89,7 @@ def count_votes(filters: VoteFilters, both_bad_as_tie: bool = True) -> VoteCount
             rows = list(query)
     else:
         rows = list(query)
-    columns = {"content": 2, "language": 3, "overall": 4}
-    dimensions = {name: _dimension_counts(rows, columns[name], both_bad_as_tie) for name in DIMENSIONS}
+    dimensions = {name: _dimension_counts(rows, 2 + k, both_bad_as_tie) for k, name in enumerate(DIMENSIONS)}
     excluded_total, by_reason = _excluded_summary(filters)
     return VoteCounts(dimensions=dimensions, excluded_total=excluded_total, excluded_by_reason=by_reason)
 
@@ -99,12 +98,12 @@ def _dimension_counts(rows: list[tuple], column: int, both_bad_as_tie: bool) -> 
     per_cell: Counter = Counter()
     dropped = 0
     for row in rows:
-        model_a, model_b, choice, n = row[0], row[1], row[column], row[5]
-        if choice == "both_bad":
+        model_a, model_b, choice, n = row[0], row[1], row[column], row[-1]
+        if choice == OverallChoice.BOTH_BAD:
             if not both_bad_as_tie:
                 dropped += n
                 continue
-            choice = "tie"
+            choice = Choice.TIE
         outcome = _SIDE_A_OUTCOME.get(choice)
         if outcome is None or model_a == model_b:
             continue
@@ -126,12 +125,14 @@ def _dimension_counts(rows: list[tuple], column: int, both_bad_as_tie: bool) -> 
 
 
 def _excluded_summary(filters: VoteFilters) -> tuple[int, dict[str, int]]:
-    """How many flagged votes the same filters match, and how often each reason occurs."""
+    """How many flagged votes the same filters match, and how many have each ``ExclusionReason``
+    (an excluded vote without a known reason was excluded by an admin: it counts as manual)."""
     reason_counts: Counter = Counter()
     total = 0
     flagged = Vote.objects.filter(filters.as_q(with_flag_filter=False), excluded=True)
     for reasons, n in flagged.values_list("exclusion_reasons").annotate(n=Count("pk")).order_by():
         total += n
-        for reason in reasons or ["unspecified"]:
-            reason_counts[reason] += n
+        codes = {exclusion_reason(code).value for code in reasons or ()} or {ExclusionReason.MANUAL.value}
+        for code in codes:  # each vote once per reason
+            reason_counts[code] += n
     return total, dict(reason_counts)

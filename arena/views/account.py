@@ -64,7 +64,7 @@ def delete_account(request):
     if participant is None or not form.is_valid():
         messages.error(request, _("Tick the box to confirm that you want to delete your account."))
         return redirect("arena:my_data")
-    services.delete_participant(participant)
+    services.delete_participant(participant=participant)
     logout(request)
     messages.success(request, _("Your account and personal data were deleted. Your votes remain, anonymised."))
     return redirect("arena:home")

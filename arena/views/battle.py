@@ -5,7 +5,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from arena import selectors, services
+from arena import selectors, services, tasks
 from arena.forms import VoteForm
 from arena.models import Battle
 
@@ -25,9 +25,7 @@ def battle_page(request):
             "stopped": _("Stopped."),
             "disconnected": _("Connection lost. Reload the page to continue."),
             "thanks": _("Thank you for your vote!"),
-            "sameModel": _("Both sides used the same underlying model with different settings."),
             "temperature": _("temperature"),
-            "failed": _("This battle failed. Start a new battle."),
         },
     })
 
@@ -45,7 +43,9 @@ def vote(request, battle_id):
             status=400,
         )
     try:
-        services.cast_vote(battle_id, participant, **form.cleaned_data)
+        # Quality checks and the leaderboard refresh run once the vote is really stored.
+        services.cast_vote(battle_id=battle_id, participant=participant, **form.cleaned_data,
+                           after_commit=tasks.process_vote.delay)
     except Battle.DoesNotExist:
         return JsonResponse({"error": "not_found", "message": _("This battle does not exist.")}, status=404)
     except services.ArenaError as error:

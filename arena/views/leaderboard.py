@@ -14,26 +14,15 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from arena import ranking
+from arena import ranking, tasks
 from arena.models import ArenaConfig, Participant
 from arena.ranking import plots
+from arena.vocabulary import DIMENSIONS, Dimension, exclusion_label
 
-DIMENSION_LABELS = {
-    "overall": gettext_lazy("Overall"),
-    "content": gettext_lazy("Content"),
-    "language": gettext_lazy("Basque quality"),
-}
 METHOD_LABELS = {
     "bootstrap": gettext_lazy("Bootstrap (multinomial, percentile)"),
     "sandwich": gettext_lazy("Analytic (sandwich)"),
     "fisher": gettext_lazy("Analytic (inverse Fisher information)"),
-}
-REASON_LABELS = {
-    "identity_leak": gettext_lazy("an answer named its own model or maker"),
-    "judge_outlier": gettext_lazy("the voter's choices disagree with everyone else's (sequential test)"),
-    "too_short": gettext_lazy("answers too short"),
-    "daily_cap": gettext_lazy("over the voter's daily vote cap"),
-    "unspecified": gettext_lazy("excluded by an administrator"),
 }
 FLAG_LABELS = {
     "no_losses": gettext_lazy("never lost: the score is held finite only by the regularisation"),
@@ -53,7 +42,7 @@ WARNING_LABELS = {
 
 class LeaderboardFilterForm(forms.Form):
     dimension = forms.ChoiceField(label=gettext_lazy("Plots and matrices for"), required=False,
-                                  choices=list(DIMENSION_LABELS.items()))
+                                  choices=Dimension.choices)
     basque_level = forms.ChoiceField(label=gettext_lazy("Voter's Basque level"), required=False,
                                      choices=[("", gettext_lazy("All levels")), *Participant.BasqueLevel.choices])
     education = forms.ChoiceField(label=gettext_lazy("Voter's education"), required=False,
@@ -74,7 +63,7 @@ class LeaderboardFilterForm(forms.Form):
         data = super().clean()
         if data.get("date_from") and data.get("date_to") and data["date_from"] > data["date_to"]:
             raise forms.ValidationError(_("The start date is after the end date."))
-        data["dimension"] = data.get("dimension") or "overall"
+        data["dimension"] = data.get("dimension") or Dimension.OVERALL.value
         data["confidence"] = data.get("confidence") or "90"
         data["method"] = data.get("method") or "bootstrap"
         return data
@@ -98,7 +87,7 @@ def leaderboard(request):
     if not form.is_valid():
         return render(request, "arena/leaderboard.html", {"form": form, "invalid": True}, status=400)
     config = ArenaConfig.current()
-    ranking.maybe_schedule_refresh()  # catch up on votes that arrived while the refresh was throttled
+    tasks.queue_refresh_if_due()  # catch up on votes that arrived while the refresh was throttled
     board = ranking.get_leaderboard(form.vote_filters(), both_bad_as_tie=config.both_bad_as_tie)
     options = form.cleaned_data
     level = int(options["confidence"]) / 100.0
@@ -107,10 +96,10 @@ def leaderboard(request):
     return render(request, "arena/leaderboard.html", {
         "form": form,
         "board": board,
-        "sections": [_section(board.boards[name], options["method"], level) for name in ranking.DIMENSIONS],
-        "focus": _focus(board.boards[options["dimension"]], options["method"], level),
+        "sections": [_section(board.boards[name], options["method"], level) for name in DIMENSIONS],
+        "focus": _focus(board.boards[options["dimension"]]),
         "excluded": [
-            {"code": code, "label": REASON_LABELS.get(code, code), "count": n}
+            {"label": exclusion_label(code), "count": n}
             for code, n in sorted(board.excluded_by_reason.items(), key=lambda item: -item[1])
         ],
         "level_percent": round(level * 100),
@@ -132,7 +121,7 @@ def _section(dim: ranking.DimensionBoard, method: str, level: float) -> dict:
         for score in dim.scores
     ]
     return {
-        "name": dim.dimension, "label": DIMENSION_LABELS[dim.dimension], "rows": rows,
+        "name": dim.dimension, "label": Dimension(dim.dimension).label, "rows": rows,
         "total_votes": dim.total_votes, "dropped_both_bad": dim.dropped_both_bad,
         "warnings": [WARNING_LABELS[code] for code in dim.warnings],
     }
@@ -151,7 +140,7 @@ def _colour(value: float | None, kind: str) -> str:
     return f"rgb({int(255 - 200 * value)},{int(255 - 140 * value)},255)"
 
 
-def _focus(dim: ranking.DimensionBoard, method: str, level: float) -> dict:
+def _focus(dim: ranking.DimensionBoard) -> dict:
     names = [score.name for score in dim.scores]
     most = max((max(row) for row in dim.battle_counts), default=0) or 1
     win_rows = [
@@ -169,8 +158,8 @@ def _focus(dim: ranking.DimensionBoard, method: str, level: float) -> dict:
         ]}
         for a, row in enumerate(dim.battle_counts)
     ]
-    return {"name": dim.dimension, "label": DIMENSION_LABELS[dim.dimension], "names": names,
-            "win_rows": win_rows, "count_rows": count_rows, "has_data": bool(names)}
+    return {"label": Dimension(dim.dimension).label, "names": names, "win_rows": win_rows,
+            "count_rows": count_rows, "has_data": bool(names)}
 
 
 def _plot_response(request, board, dimension: str, method: str, level: float) -> HttpResponse:
@@ -185,7 +174,7 @@ def _plot_response(request, board, dimension: str, method: str, level: float) ->
     key = "arena:leaderboard:plot:" + hashlib.sha1(raw.encode()).hexdigest()
     body = cache.get(key)
     if body is None:
-        body = plots.render(dim, kind, fmt, method, level, str(DIMENSION_LABELS[dimension]))
+        body = plots.render(dim, kind, fmt, method, level, str(Dimension(dimension).label))
         cache.set(key, body, 3600)
     response = HttpResponse(body, content_type=plots.FORMATS[fmt])
     if request.GET.get("download"):

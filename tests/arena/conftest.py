@@ -75,7 +75,7 @@ async def connect(user=None, origin: str = "http://localhost", path: str = "/ws/
     """Open a WebSocket through the real ASGI stack: origin check, session and auth middleware."""
     from channels.db import database_sync_to_async
 
-    from arena.asgi import application
+    from config.asgi import application
 
     if user is not None and not cookie:
         cookie = await database_sync_to_async(session_cookie)(user)
@@ -96,15 +96,39 @@ async def collect_turn(communicator, frames: list, timeout: float = 20) -> dict:
             return frame
 
 
+
+
 @pytest.fixture
-def fresh_ranking_cache():
-    """Empty the leaderboard's cache keys before and after a test."""
-    from django.core.cache import cache
+def arena_data(db):
+    """The export's data set: three volunteers (one later deletes the account), three models, five
+    votes stored without the service (one flagged) and one unvoted battle; exports allowed (salt set)."""
+    from django.test import override_settings
 
-    from arena.ranking import cache as ranking_cache
+    from tests.arena.factories import EXPORT_SETTINGS, PEOPLE, make_person, make_vote, participant_hash, utc
 
-    keys = [ranking_cache.GENERATION_KEY, ranking_cache.DIRTY_KEY, ranking_cache.THROTTLE_KEY,
-            ranking_cache.SAMPLING_STATE_KEY]
-    cache.delete_many(keys)
-    yield
-    cache.delete_many(keys)
+    latxa = ServedModel.objects.create(public_name="Latxa-8B", system_prompt="Erantzun beti euskaraz.")
+    gemma = ServedModel.objects.create(public_name="Gemma-Eus", system_prompt="")
+    llama = ServedModel.objects.create(public_name="Llama-Eus", system_prompt="Zu laguntzaile atsegina zara.")
+    ane, jon, miren = (make_person(*person) for person in PEOPLE)
+    battles = {
+        "single": make_vote(ane, latxa, gemma, [("Zein da Euskal Herriko mendirik altuena?", "Hiru Errege Mahaia.", "Aneto.")],
+                            "A", "A", "A", at=utc(1)),
+        "two_turns": make_vote(jon, gemma, llama, [
+            ("Idatzi olerki labur bat itsasoari buruz.", "Itsasoa urdin, zerua zabal.", "Olatuak datoz, olatuak doaz."),
+            ("Orain luzeagoa, mesedez.", "Itsaso handi, ur gazi, bihotz zabal.", "Olatuen kantua, haizearen dantza."),
+        ], "B", "tie", "B", at=utc(2)),
+        "both_bad": make_vote(miren, latxa, llama, [("Zenbat da bi gehi bi?", "Bost.", "Hiru.")],
+                              "tie", "tie", "both_bad", at=utc(3)),
+        "flagged": make_vote(ane, llama, latxa, [("Kaixo!", "Kaixo, zer moduz?", "Kaixo! Zertan lagun dezaket?")],
+                             "B", "A", "A", at=utc(4), reasons=["too_fast", "identity_leak"]),
+        "mixed": make_vote(jon, latxa, gemma, [("Nola esaten da 'cat' euskaraz?", "Katua.", "Katu.")],
+                           "A", "B", "tie", at=utc(5)),
+    }
+    make_vote(ane, latxa, llama, [("Ez da bozkatu.", "Bai.", "Ez.")], "", "", "", at=utc(6), status="ready")
+    raw = [{"username": u, "email": e, "first": f, "last": lname} for u, e, f, lname, *_ in PEOPLE]
+    for person, participant in zip(raw, (ane, jon, miren)):
+        person["public_id"] = str(participant.public_id)
+        person["hash"] = participant_hash(participant.public_id)
+    services.delete_participant(participant=miren)  # the account goes; the vote stays under the anonymous hash only
+    with override_settings(ARENA=EXPORT_SETTINGS):
+        yield {"battles": battles, "people": raw, "models": (latxa, gemma, llama)}

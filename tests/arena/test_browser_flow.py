@@ -93,3 +93,33 @@ def test_volunteer_flow(live_server_asgi, browser, fake_openai, tmp_path, monkey
     page.click("#again")
     page.wait_for_function("document.getElementById('reveal').hidden && !document.getElementById('send').disabled")
     assert page.inner_text("#log-A") == ""
+
+
+OVERALL_RULE = [  # (clicks in order, the overall choice then checked)
+    ([("content", "A"), ("language", "A")], "A"),  # agreeing answers preselect overall
+    ([("content", "B"), ("language", "B")], "B"),
+    ([("content", "tie"), ("language", "tie")], None),  # a tie decides nothing
+    ([("content", "A"), ("language", "B")], None),  # nor do disagreeing answers
+    ([("content", "A"), ("language", "tie")], None),
+    ([("overall", "tie"), ("content", "B"), ("language", "B")], "tie"),  # the volunteer's own choice stays
+]
+
+
+def test_overall_follows_the_agreeing_answers_until_the_volunteer_chooses(live_server_asgi, browser):
+    """The rule battle.js applies to the vote form (the server stores whatever overall is sent)."""
+    from tests.arena.conftest import make_participant, session_cookie
+
+    consent_text()
+    cookie = session_cookie(make_participant("koldo").user)
+    context = browser.new_context()
+    context.add_cookies([{"name": "sessionid", "value": cookie.split("=", 1)[1], "url": live_server_asgi.url}])
+    page = context.new_page()
+    seen = []
+    for clicks, _expected in OVERALL_RULE:
+        page.goto(live_server_asgi.url + "/battle/")  # a fresh form each time
+        page.evaluate("document.getElementById('vote-form').hidden = false")  # as after a finished turn
+        for name, value in clicks:
+            page.check(f'input[name="{name}"][value="{value}"]')
+        seen.append(page.evaluate("(document.querySelector('input[name=overall]:checked') || {}).value || null"))
+    context.close()
+    assert seen == [expected for _clicks, expected in OVERALL_RULE]

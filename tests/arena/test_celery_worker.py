@@ -1,19 +1,36 @@
-"""Vote processing through a real Celery worker on the configured broker (Redis in CI, memory locally)."""
+"""Vote processing through a real Celery worker on the configured broker (Redis in CI, memory locally).
+
+The vote goes through the HTTP view; the only enqueue is the one ``transaction.on_commit`` performs
+when the vote service commits. The test waits for the worker to finish that task (and the refresh it
+queues), watching Celery's own signals, and never queues anything itself.
+"""
 from __future__ import annotations
+
+import threading
 
 import pytest
 from celery.contrib.testing.worker import start_worker
+from celery.signals import task_postrun
+from django.urls import reverse
 
-from arena.celery import app
+from arena import ranking
 from arena.models import Battle, Message, Vote
-from arena import services
+from config.celery import app
 from tests.arena.conftest import make_participant, register_model
+from tests.arena.factories import VALID, logged_in
 
 pytestmark = [pytest.mark.celery_worker, pytest.mark.django_db(transaction=True)]
 
 
-def test_vote_quality_check_runs_on_a_worker(settings):
-    app.conf.task_always_eager = False
+@pytest.fixture
+def not_eager():
+    previous, app.conf.task_always_eager = app.conf.task_always_eager, False
+    yield
+    app.conf.task_always_eager = previous
+
+
+def test_a_vote_is_checked_and_the_board_refreshed_on_a_worker(fresh_ranking_cache, settings, not_eager):
+    settings.ARENA = {**settings.ARENA, "LEADERBOARD_BOOTSTRAP_ROUNDS": 50}
     leaky = register_model("Latxa-Leaky", "echo-leaky", "http://127.0.0.1:9/v1", identity_terms="Latxa\nHiTZ")
     other = register_model("Beste-Bat", "echo-other", "http://127.0.0.1:9/v1")
     participant = make_participant()
@@ -23,12 +40,24 @@ def test_vote_quality_check_runs_on_a_worker(settings):
                            content="Ni Latxa naiz, HiTZ zentroak garatutako eredu bat, eta euskaraz ari naiz.")
     Message.objects.create(battle=battle, turn=0, role="assistant", side="B",
                            content="Kaixo! Euskarazko laguntzaile bat naiz, zer behar duzu gaur?")
-    with start_worker(app, perform_ping_check=False, pool="solo", concurrency=1, shutdown_timeout=30):
-        vote = services.cast_vote(battle.pk, participant, content="A", language="A", overall="A")
-        from arena.tasks import process_vote
+    ran: list[tuple[str, tuple, object]] = []
+    refreshed = threading.Event()
 
-        # cast_vote queued process_vote on commit; wait for the worker through the result of a second call.
-        result = process_vote.delay(vote.pk)
-        assert result.get(timeout=60) == ["identity_leak"]
+    def record(sender=None, args=None, retval=None, **_):
+        ran.append((sender.name, tuple(args or ()), retval))
+        if sender.name == "arena.refresh_leaderboard":
+            refreshed.set()
+
+    task_postrun.connect(record, weak=False)
+    try:
+        with start_worker(app, perform_ping_check=False, pool="solo", concurrency=1, shutdown_timeout=30):
+            response = logged_in(participant).post(reverse("arena:vote", args=[battle.pk]), VALID)
+            assert response.status_code == 200
+            assert refreshed.wait(timeout=120), f"the worker ran {ran}, not the refresh"
+    finally:
+        task_postrun.disconnect(record)
     vote = Vote.objects.get()
+    assert ran[0] == ("arena.process_vote", (vote.pk,), ["identity_leak"])  # the view's one enqueue, run once
+    assert [name for name, *_ in ran] == ["arena.process_vote", "arena.refresh_leaderboard"]
     assert vote.excluded and vote.exclusion_reasons == ["identity_leak"]
+    assert ranking.get_leaderboard(ranking.VoteFilters()).excluded_by_reason == {"identity_leak": 1}

@@ -7,12 +7,13 @@ import numpy as np
 import pytest
 from django.utils import timezone
 
-from arena import quality
+from arena import quality, ranking
 from arena.models import Battle, Vote
 from tests.arena.conftest import arena_config
-from tests.arena.test_ranking_data import add_answers, add_votes, bt_outcomes, make_models, make_voter
+from tests.arena.factories import add_answers, add_votes, bt_outcomes, make_models, make_voter
 
 LONG = "Euskara hizkuntza zaharra da eta oso ederra; milaka urte ditu."
+NO_FIT: dict[int, float] = {}  # no Bradley–Terry fit: the judge test skips every vote
 
 
 @pytest.fixture(autouse=True)
@@ -42,8 +43,8 @@ def test_identity_leak_flags_only_a_model_naming_itself():
     latxa.save()
     self_naming = voted_battle(latxa, other, answer_a="Kaixo! Latxa naiz, HiTZek entrenatua. " + LONG)
     naming_the_rival = voted_battle(other, latxa, answer_a="Latxa eredua ezagutzen dut. " + LONG)
-    assert "identity_leak" in quality.check_vote(self_naming.pk)
-    assert "identity_leak" not in quality.check_vote(naming_the_rival.pk)
+    assert "identity_leak" in quality.check_vote(self_naming.pk, theta=NO_FIT)
+    assert "identity_leak" not in quality.check_vote(naming_the_rival.pk, theta=NO_FIT)
     self_naming.refresh_from_db()
     assert self_naming.excluded and self_naming.exclusion_reasons == ["identity_leak"]
 
@@ -54,10 +55,10 @@ def test_too_short_uses_the_configured_minimum_per_side():
     m1, m2 = make_models(2)
     short = voted_battle(m1, m2, answer_b="Bai.")
     fine = voted_battle(m1, m2)
-    assert quality.check_vote(short.pk) == ["too_short"]
-    assert quality.check_vote(fine.pk) == []
+    assert quality.check_vote(short.pk, theta=NO_FIT) == ["too_short"]
+    assert quality.check_vote(fine.pk, theta=NO_FIT) == []
     arena_config(min_answer_chars=2)
-    assert quality.check_vote(short.pk) == []  # re-checking removes a flag that no longer applies
+    assert quality.check_vote(short.pk, theta=NO_FIT) == []  # re-checking removes a flag that no longer applies
 
 
 @pytest.mark.django_db
@@ -73,7 +74,7 @@ def test_daily_cap_flags_votes_beyond_the_cap_on_the_same_local_day():
         votes.append(vote)
     next_day = voted_battle(m1, m2, participant=voter)
     Vote.objects.filter(pk=next_day.pk).update(created_at=day + dt.timedelta(days=1))
-    flags = [quality.check_vote(v.pk) for v in [*votes, next_day]]
+    flags = [quality.check_vote(v.pk, theta=NO_FIT) for v in [*votes, next_day]]
     assert [("daily_cap" in f) for f in flags] == [False, False, False, True, True, False]
 
 
@@ -82,9 +83,9 @@ def test_other_reason_codes_and_manual_exclusions_are_kept():
     m1, m2 = make_models(2)
     vote = voted_battle(m1, m2, answer_a="ez")
     Vote.objects.filter(pk=vote.pk).update(excluded=True, exclusion_reasons=["manual"])
-    assert quality.check_vote(vote.pk) == ["manual", "too_short"]
+    assert quality.check_vote(vote.pk, theta=NO_FIT) == ["manual", "too_short"]
     Battle.objects.get(pk=vote.battle_id).messages.filter(side="A").update(content=LONG)
-    assert quality.check_vote(vote.pk) == ["manual"]
+    assert quality.check_vote(vote.pk, theta=NO_FIT) == ["manual"]
     vote.refresh_from_db()
     assert vote.excluded
 
@@ -135,28 +136,40 @@ def test_judge_outlier_flags_all_votes_of_a_contrarian_participant():
     contrarian = make_voter()
     pairs = [(models[5], models[0]), (models[4], models[1])] * 10
     their_votes = add_votes([(x, y, "B", "B", "B") for x, y in pairs], participant=contrarian)
-    result = quality.check_judge(contrarian.pk)  # fits the leaderboard first (no cached fit yet)
+    theta = ranking.current_strengths()  # the caller hands the checks the current fit
+    result = quality.check_judge(contrarian.pk, theta)
     assert result.flagged
     assert set(Vote.objects.filter(participant=contrarian).values_list("excluded", flat=True)) == {True}
     assert all(v.exclusion_reasons == ["judge_outlier"] for v in Vote.objects.filter(pk__in=[v.pk for v in their_votes]))
-    assert not quality.check_judge(honest.pk).flagged
+    assert not quality.check_judge(honest.pk, theta).flagged
     assert not Vote.objects.filter(participant=honest, excluded=True).exists()
 
 
 @pytest.mark.django_db
-def test_casting_a_vote_runs_the_checks_and_refreshes_the_leaderboard(django_capture_on_commit_callbacks):
-    from arena import ranking, services
+def test_the_checks_read_the_conversation_as_judged():
+    """A frozen transcript is what the volunteer saw: checks read it, not messages edited since."""
+    from arena import selectors
+    from arena.models import VoteTranscript
 
-    latxa, other = make_models(2)
-    latxa.identity_terms = "Latxa"
-    latxa.save()
+    m1, m2 = make_models(2)
+    m1.identity_terms = "Latxa"
+    m1.save()
+    vote = voted_battle(m1, m2, answer_a="Latxa naiz. " + LONG)
+    side_a, side_b = selectors.transcripts_of([vote.battle])[str(vote.battle_id)]
+    VoteTranscript.objects.create(vote=vote, side_a=side_a, side_b=side_b)
+    Battle.objects.get(pk=vote.battle_id).messages.filter(side="A").update(content=LONG)
+    assert quality.check_vote(vote.pk, theta=NO_FIT) == ["identity_leak"]
+
+
+@pytest.mark.django_db
+def test_recheck_runs_every_check_with_the_fit_it_is_given():
+    m1, m2 = make_models(2)
     voter = make_voter()
-    battle = Battle.objects.create(participant=voter, model_a=latxa, model_b=other, status=Battle.Status.READY)
-    add_answers(battle, "Latxa naiz. " + LONG, LONG)
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        vote = services.cast_vote(battle.pk, voter, content="A", language="A", overall="A")
-    assert len(callbacks) == 1
-    vote.refresh_from_db()
-    assert vote.excluded and vote.exclusion_reasons == ["identity_leak"]
-    board = ranking.get_leaderboard(ranking.VoteFilters())
-    assert board.excluded_total == 1 and board.excluded_by_reason == {"identity_leak": 1}
+    short = voted_battle(m1, m2, answer_b="Bai.", participant=voter, overall="B")
+    upsets = [voted_battle(m1, m2, participant=voter, overall="B") for _ in range(quality.SPRT_MIN_VOTES)]
+    assert quality.recheck_votes([short.pk, *[v.pk for v in upsets]], theta={m1.pk: 3.0, m2.pk: -3.0}) == 11
+    short.refresh_from_db()
+    assert short.exclusion_reasons == ["too_short", "judge_outlier"]
+    assert quality.recheck_votes([short.pk], theta=NO_FIT) == 1  # no fit: the judge is cleared
+    short.refresh_from_db()
+    assert short.exclusion_reasons == ["too_short"]

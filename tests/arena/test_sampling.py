@@ -66,7 +66,8 @@ def test_uniform_draws_every_pair_equally_often():
 def test_adaptive_without_a_cached_fit_falls_back_to_uniform():
     pool = [model(k) for k in range(1, 5)]
     pairs = Counter(frozenset((a.pk, b.pk)) for a, b in draws(pool, config("adaptive"), 3000))
-    assert all(400 < n < 600 for n in pairs.values())
+    assert len(pairs) == 6  # every pair occurs...
+    assert all(400 < n < 600 for n in pairs.values())  # ...about equally often (500 expected each)
 
 
 def test_adaptive_favours_close_pairs_and_models_with_few_votes():

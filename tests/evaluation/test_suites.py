@@ -1,6 +1,5 @@
-"""The offline task YAMLs: item counts equal the data files, bad input fails clearly."""
+"""The suites as lm-eval groups: the benchmarks table read from YAML, data files, the materialized copy."""
 import json
-import shutil
 
 import pytest
 
@@ -8,93 +7,95 @@ from evaluation import suites
 from evaluation.errors import EvaluationError
 from evaluation.runner import task_manager_for
 
+# The headline benchmarks as docs/evaluation.md and the study's table list them.
+TABLE = [
+    ("eus_trivia", "eus_trivia_local", "acc", "EusTrivia"),
+    ("eus_exams_eu", "eus_exams_eu_local", "acc", "EusExams"),
+    ("bec2016eu", "bec2016eu_local", "f1", "BEC"),
+    ("bhtc_v2", "bhtc_v2_local", "f1", "BHTC"),
+    ("epec_koref_bin", "epec_koref_bin_local", "acc", "Coref"),
+    ("qnlieu", "qnlieu_local", "acc", "QNLI"),
+    ("vaxx_stance", "vaxx_stance_local", "f1", "VaxxStance"),
+    ("wiceu", "wiceu_local", "acc", "WiC"),
+]
+# Shipped files: items per benchmark (data/README.md), 28 exams.
+SHIPPED = {"eus_trivia_local": 1715, "eus_exams_eu_local": 13561, "bec2016eu_local": 1302, "bhtc_v2_local": 1854,
+           "epec_koref_bin_local": 587, "qnlieu_local": 238, "vaxx_stance_local": 312, "wiceu_local": 1400}
+
 
 def _lines(path):
-    with path.open(encoding="utf-8") as handle:
-        return sum(1 for line in handle if line.strip())
+    return sum(1 for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
 
 
-def _leaves(task_dict):
-    for value in task_dict.values():
-        if isinstance(value, dict):
-            yield from _leaves(value)
-        else:
-            yield value
-
-
-def test_expected_counts_are_the_data_file_line_counts(shared_data):
-    bench_dir = shared_data / "basque" / "benchmarks"
-    counts = suites.expected_item_counts(bench_dir)
-    for bench in suites.BENCHMARKS:
-        assert counts[bench.local_name] == _lines(bench_dir / bench.data_file), bench.name
-    exams = [name for name in counts if name.startswith("eus_exams_eu_") and name != suites.EXAMS_GROUP]
-    assert len(exams) == 28  # the README: 28 exams (osakidetza7e is missing from the pack)
-    assert sum(counts[name] for name in exams) == counts[suites.EXAMS_GROUP] == 13561
-
-
-def test_lm_eval_sees_every_item_of_every_offline_task(shared_data):
-    from lm_eval.tasks import get_task_dict
-
-    counts = suites.expected_item_counts(shared_data / "basque" / "benchmarks")
-    manager = task_manager_for(suites.SUITES["basque"])
-    leaves = list(_leaves(get_task_dict(suites.SUITES["basque"], manager)))
-    assert len(leaves) == 7 + 28
-    seen = {leaf.config.task: len(leaf.eval_docs) for leaf in leaves}
-    assert seen == {name: n for name, n in counts.items() if name != suites.EXAMS_GROUP}
-
-
-def test_prompts_and_labels_follow_the_upstream_tasks():
-    from lm_eval.tasks import get_task_dict
-
-    manager = task_manager_for(["qnlieu_local", "eus_trivia_local", "wiceu_local"])
-    tasks = {t.config.task: t for t in _leaves(get_task_dict(["qnlieu_local", "eus_trivia_local", "wiceu_local"], manager))}
-    qnli = tasks["qnlieu_local"]
-    doc = qnli.eval_docs[0]  # label "not_entailment" -> label_id 1 -> "ez"
-    assert doc["label"] == "not_entailment"
-    assert qnli.doc_to_choice(doc)[qnli.doc_to_target(doc)] == "ez"
-    trivia = tasks["eus_trivia_local"]
-    text = trivia.doc_to_text(trivia.eval_docs[1])
-    assert text.startswith("Galdera: Zein da 69 zenbakiaren hurrengoa?\nA: 96\n") and text.endswith("\nErantzuna:")
-    wic = tasks["wiceu_local"]
-    assert "&quot;" not in json.dumps([wic.doc_to_text(d) for d in wic.eval_docs], ensure_ascii=False)
-
-
-def test_materialized_yamls_use_absolute_paths_to_existing_files(shared_data):
-    folder = suites.materialize(shared_data / "basque" / "benchmarks")
-    yamls = list(folder.glob("*.yaml"))
-    assert len(yamls) == 7 + 28 + 1
-    for path in yamls:
-        assert "@BENCHMARKS@" not in path.read_text()
-    assert (folder / "eus_exams_eu" / "osakidetza2e.jsonl").exists()
-
-
-def test_missing_data_file_stops_with_its_path(tmp_path, shared_data, monkeypatch):
-    copy = tmp_path / "data" / "basque" / "benchmarks"
-    shutil.copytree(shared_data / "basque" / "benchmarks", copy)
-    (copy / "basqueglue_wic.jsonl").unlink()
-    monkeypatch.setenv("ARENA_SHARED_DATA", str(tmp_path / "data"))
-    with pytest.raises(EvaluationError, match=r"data file missing: .*basqueglue_wic\.jsonl"):
-        task_manager_for(["wiceu_local"])
-
-
-def test_unknown_task_is_named():
-    with pytest.raises(EvaluationError, match="unknown task.*eus_nonsense_local"):
-        task_manager_for(["eus_trivia_local", "eus_nonsense_local"])
+def test_the_benchmarks_table_is_read_from_the_group_yaml():
+    assert [(b.name, b.task, b.metric, b.label) for b in suites.benchmarks()] == TABLE
+    assert suites.SUITES == {"basque": "basque_local", "basque-hub": "basque_bench"}
 
 
 def test_suite_and_task_resolution():
-    assert suites.resolve_tasks("basque", None)[0] == "eus_trivia_local"
-    assert suites.resolve_tasks("basque", ["eus_trivia", "qnlieu_local"]) == ["eus_trivia_local", "qnlieu_local"]
+    assert suites.resolve_tasks("basque", None) == ["basque_local"]
+    assert suites.resolve_tasks("basque-hub", None) == ["basque_bench"]
+    assert suites.resolve_tasks("basque", ["eus_trivia", " qnlieu_local", ""]) == ["eus_trivia_local", "qnlieu_local"]
     assert suites.resolve_tasks("basque-hub", ["eus_trivia"]) == ["eus_trivia"]  # upstream names unchanged
     assert suites.canonical_name("eus_exams_eu_osakidetza1e_local") == "eus_exams_eu_osakidetza1e"
     with pytest.raises(EvaluationError, match="unknown suite"):
         suites.resolve_tasks("klingon", None)
+    with pytest.raises(EvaluationError, match="--tasks is empty"):
+        suites.resolve_tasks("basque", [" ", ""])
 
 
-def test_run_refuses_results_whose_item_count_differs_from_the_data_file():
-    from evaluation.runner import check_item_counts
-
+def test_expected_counts_are_what_the_pack_holds(small_pack):
     counts = suites.expected_item_counts()
-    check_item_counts({"n-samples": {"qnlieu_local": {"original": counts["qnlieu_local"], "effective": 5}}})
-    with pytest.raises(EvaluationError, match="qnlieu_local: lm-eval loaded 237 items but the data file has 238"):
-        check_item_counts({"n-samples": {"qnlieu_local": {"original": 237, "effective": 5}}})
+    exams = {json.loads(line)["exam"] for line in (small_pack / "eus_exams_eu.jsonl").read_text().splitlines()}
+    assert len(exams) == 3
+    assert counts == {
+        "eus_trivia_local": 4, "bec2016eu_local": 4, "bhtc_v2_local": 4, "epec_koref_bin_local": 4,
+        "qnlieu_local": 4, "vaxx_stance_local": 4, "wiceu_local": 5,
+        **{suites.exam_task_name(exam): 2 for exam in exams}, "eus_exams_eu_local": 6,
+    }
+
+
+def test_materialized_folder_has_absolute_paths_and_one_task_per_exam(small_pack):
+    folder = suites.materialize()
+    assert suites.materialize() == folder  # reused while templates and data are unchanged
+    for path in list(folder.glob("*.yaml")) + [folder / suites.EXAMS_BASE]:
+        assert suites.PLACEHOLDER not in path.read_text(), path.name
+    assert f'"{small_pack.resolve()}/eus_trivia.jsonl"' in (folder / "eus_trivia_local.yaml").read_text()
+    exam_tasks = sorted(p.stem for p in folder.glob("eus_exams_eu_*_local.yaml"))
+    assert exam_tasks == sorted(name for name in suites.expected_item_counts() if name.startswith("eus_exams_eu_")
+                                and name != suites.EXAMS_GROUP)
+    for name in exam_tasks:
+        exam = name.removeprefix("eus_exams_eu_").removesuffix("_local")
+        assert _lines(folder / "eus_exams_eu" / f"{exam}.jsonl") == 2
+
+
+def test_lm_eval_loads_the_suite_as_a_group_of_the_benchmarks(small_pack):
+    manager = task_manager_for(["basque_local"])
+    loaded = manager.load(["basque_local"])
+    suite, exams = loaded["groups"]["basque_local"], loaded["groups"]["eus_exams_eu_local"]
+    assert suite.child_names == [b.task for b in suites.benchmarks()]
+    assert not suite.has_aggregation  # the Basque average mixes acc and F1: computed by the page
+    assert [(m.metric, m.weight_by_size) for m in exams.aggregate_metric_list] == [("acc", True), ("acc_norm", True)]
+    seen = {name: len(task.eval_docs) for name, task in loaded["tasks"].items()}
+    counts = suites.expected_item_counts()
+    assert seen == {name: n for name, n in counts.items() if name != suites.EXAMS_GROUP}
+
+
+def test_lm_eval_sees_every_item_of_the_shipped_files(data_pack):
+    """The one test on the full data pack: every item of every file reaches lm-eval."""
+    counts = suites.expected_item_counts(data_pack / "basque" / "benchmarks")
+    exams = [name for name in counts if name.startswith("eus_exams_eu_") and name != suites.EXAMS_GROUP]
+    assert len(exams) == 28  # osakidetza7e is missing from the pack
+    assert {name: counts[name] for name in SHIPPED} == SHIPPED
+    loaded = task_manager_for(["basque_local"]).load(["basque_local"])
+    assert len(loaded["tasks"]) == 7 + 28
+    assert {name: len(task.eval_docs) for name, task in loaded["tasks"].items()} == {
+        name: n for name, n in counts.items() if name != suites.EXAMS_GROUP}
+
+
+def test_missing_data_file_stops_with_its_path(broken_pack):
+    broken_pack("basqueglue_wic.jsonl")
+    with pytest.raises(EvaluationError, match=r"data file missing: .*basqueglue_wic\.jsonl"):
+        suites.materialize()
+    with pytest.raises(EvaluationError, match=r"data file missing: .*basqueglue_wic\.jsonl"):
+        suites.expected_item_counts()

@@ -11,7 +11,7 @@ import pytest
 from django.test import Client
 
 ROOT = Path(__file__).resolve().parents[2]
-TRANSLATED_APPS = ["arena", "models_serving", "evaluation", "templates"]
+TRANSLATED_APPS = ["config", "arena", "models_serving", "evaluation", "templates"]
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +30,7 @@ def extracted_msgids(tmp_path_factory) -> set[str]:
     subprocess.run(
         [sys.executable, "-m", "django", "makemessages", "-l", "eu", "--no-location", "--no-obsolete"],
         cwd=copy, check=True, capture_output=True,
-        env={"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "arena.settings", "PYTHONPATH": str(ROOT)},
+        env={"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "config.settings.dev", "PYTHONPATH": str(ROOT)},
     )
     return {entry.msgid for entry in polib.pofile(str(copy / "locale" / "eu" / "LC_MESSAGES" / "django.po"))}
 

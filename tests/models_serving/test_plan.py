@@ -1,12 +1,14 @@
 """The serving plan is a pure function of the registry: tested without vLLM."""
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from models_serving.models import ServedModel
 from models_serving.plan import ServingDefaults, desired_servers, reuse, round_rank, served_name_for
 
-DEFAULTS = ServingDefaults(lora_headroom=2, max_model_len=1024, dtype="float32")
+DEFAULTS = ServingDefaults.from_settings(lora_headroom=2, max_model_len=1024, dtype="float32")
 
 
 def model(pk, kind, name, *, active=True, base=None, path=None, **fields):
@@ -79,7 +81,8 @@ def test_reuse_restarts_when_the_running_server_cannot_serve_the_plan(change, re
 def test_reuse_restarts_a_dead_server_or_one_that_refuses_runtime_loading():
     plan = desired_servers([model(1, "vllm_base", "B"), model(3, "vllm_lora", "A", base=1)], DEFAULTS, rank_of=ranks)[0]
     assert reuse(plan, flags=plan.flags(), loaded={}, port=1, live=False).restart_reason == "not running"
-    refused = reuse(plan, flags=plan.flags(), loaded={}, port=1, live=True, runtime_updates=False)
+    refused = reuse(dataclasses.replace(plan, runtime_lora_updating=False), flags=plan.flags(), loaded={}, port=1,
+                    live=True)
     assert "run time" in refused.restart_reason
 
 
@@ -89,3 +92,10 @@ def test_served_names_and_ranks():
     assert [round_rank(r) for r in (4, 8, 9, 300)] == [8, 8, 16, 320]
     with pytest.raises(ValueError):
         round_rank(1024)
+
+
+def test_defaults_are_read_from_the_settings_and_overridden_by_options(settings):
+    settings.MODELS_SERVING = {**settings.MODELS_SERVING, "DTYPE": "bfloat16", "EXTRA_ARGS": "--enforce-eager"}
+    defaults = ServingDefaults.from_settings(max_model_len=4096, tensor_parallel_size=None)
+    assert (defaults.dtype, defaults.extra_args, defaults.max_model_len) == ("bfloat16", ("--enforce-eager",), 4096)
+    assert defaults.tensor_parallel_size == settings.MODELS_SERVING["TENSOR_PARALLEL_SIZE"]  # None: not given

@@ -1,8 +1,8 @@
-"""Which models new battles may draw."""
+"""Which models new battles may draw, and where they are reached."""
 import pytest
 
-from models_serving.models import ServedModel
-from models_serving.selectors import available_models, endpoint_for
+from models_serving.models import ModelServer, ServedModel
+from models_serving.selectors import available_models, endpoint_for, live_server_of, models_of
 
 
 @pytest.mark.django_db
@@ -19,21 +19,15 @@ def test_available_models_need_activity_health_and_an_endpoint():
     assert (endpoint.base_url, endpoint.served_name) == ("http://127.0.0.1:8001/v1", "lora-eu")
 
 
-def test_engine_failure_in_the_log_fails_the_wait_at_once(tmp_path):
-    """The API process can outlive a dead engine; the wait must not spin until its timeout."""
-    import subprocess
-    import sys
-    import time
-
-    from models_serving.vllm_process import ServerStartError, VLLMServer, VLLMServerSpec
-
-    server = VLLMServer(VLLMServerSpec(model="unused", served_name="x"), tmp_path / "server.log")
-    server.log_path.write_text("(EngineCore pid=1) ERROR EngineCore failed to start.\n")
-    server.process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"], start_new_session=True)
-    started = time.monotonic()
-    try:
-        with pytest.raises(ServerStartError, match="engine failed to start"):
-            server.wait_healthy(timeout=20, poll=0.1)
-        assert time.monotonic() - started < 5
-    finally:
-        server.kill()
+@pytest.mark.django_db
+def test_a_server_answers_for_its_base_and_the_adapters_it_holds():
+    base = ServedModel.objects.create(public_name="Oinarria", kind="vllm_base", served_name="base")
+    loaded = ServedModel.objects.create(public_name="A", kind="vllm_lora", base_model=base, served_name="a")
+    ServedModel.objects.create(public_name="B", kind="vllm_lora", base_model=base, served_name="b")
+    assert live_server_of(base.pk) is None
+    server = ModelServer.objects.create(base=base, served_name="base", port=8001, adapters={"a": "/a"})
+    assert set(models_of(server)) == {base, loaded}
+    assert live_server_of(base.pk) == server
+    server.status = ModelServer.Status.STOPPED
+    server.save()
+    assert live_server_of(base.pk) is None

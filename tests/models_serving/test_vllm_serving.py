@@ -14,16 +14,17 @@ from io import StringIO
 import pytest
 from channels.db import database_sync_to_async
 from django.core.management import call_command
+from django.conf import settings
 from django.db.models import Q
 from django.test import Client, override_settings
 from django.urls import reverse
 from django.utils import translation
 
 from arena.models import Battle
-from models_serving import client, health, launcher
+from models_serving import client, health, launcher, services
 from models_serving.models import ModelServer, ServedModel
 from models_serving.selectors import available_models, endpoint_for
-from tests.models_serving.support import build_long_talker, build_lora_adapter
+from tests.models_serving.factories import build_long_talker, build_lora_adapter
 
 pytestmark = [pytest.mark.vllm, pytest.mark.django_db(transaction=True)]
 TIMINGS: dict[str, float] = {}
@@ -38,18 +39,18 @@ def checkpoints(tiny_llama_dir, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def stack(checkpoints, django_db_setup, django_db_blocker, tmp_path_factory, listing_openai):
-    """Register base + adapters and run ``serve_models`` once for the module."""
+    """Register base + adapters (as the admin and the training CLI do) and run ``serve_models`` once."""
     base_dir, lora1, lora2 = checkpoints
     # --enforce-eager skips torch.compile: a faster start on a shared CPU, and it exercises extra args.
-    serving = {"DIR": tmp_path_factory.mktemp("serving"), "DTYPE": "float32", "MAX_MODEL_LEN": 2048,
-               "LORA_HEADROOM": 1, "EXTRA_ARGS": "--enforce-eager"}
+    serving = {**settings.MODELS_SERVING, "DIR": tmp_path_factory.mktemp("serving"), "DTYPE": "float32",
+               "MAX_MODEL_LEN": 2048, "LORA_HEADROOM": 1, "EXTRA_ARGS": "--enforce-eager"}
     with override_settings(MODELS_SERVING=serving), django_db_blocker.unblock():
-        base = ServedModel.objects.create(public_name="Proba Oinarria", kind="vllm_base", checkpoint_path=str(base_dir),
-                                          max_tokens=1500, temperature=0.8)
-        a1 = ServedModel.objects.create(public_name="Proba Ekialde", kind="vllm_lora", base_model=base,
-                                        checkpoint_path=str(lora1), max_tokens=16, temperature=0.0)
-        a2 = ServedModel.objects.create(public_name="Proba Mendebal", kind="vllm_lora", base_model=base,
-                                        checkpoint_path=str(lora2), max_tokens=16, temperature=0.0, is_active=False)
+        base = services.register_model(public_name="Proba Oinarria", kind="vllm_base", checkpoint_path=str(base_dir),
+                                       max_tokens=1500, temperature=0.8)
+        a1 = services.register_model(public_name="Proba Ekialde", kind="vllm_lora", checkpoint_path=str(lora1),
+                                     max_tokens=16, temperature=0.0)
+        a2 = services.register_model(public_name="Proba Mendebal", kind="vllm_lora", checkpoint_path=str(lora2),
+                                     max_tokens=16, temperature=0.0, is_active=False)
         state = {"base": base, "a1": a1, "a2": a2, "serving": serving}
         try:
             out = StringIO()
@@ -80,7 +81,7 @@ def live(stack, django_db_blocker):
     """Each test is transactional (the server, the consumer's threads and vLLM see committed rows), so
     the flush after it empties the tables: the registry rows are put back with the same ids, which
     keeps the launcher's handle on the running server process."""
-    from arena.celery import app
+    from config.celery import app
 
     eager = app.conf.task_always_eager
     app.conf.task_always_eager = True  # the admin's save runs the serving task in-process, as without a broker
@@ -120,7 +121,8 @@ def test_serve_models_starts_one_server_for_the_base_and_its_active_adapter(live
     assert "ready in" in live["output"]
     assert base.endpoint_url == a1.endpoint_url == server.base_url
     assert (base.health, a1.health) == ("healthy", "healthy")
-    assert a2.health == "unknown"  # inactive: not served yet
+    assert (a2.health, a2.last_error) == ("unhealthy", "waiting for its vLLM server")  # inactive: not served yet
+    assert a1.base_model == a2.base_model == base  # found from their adapter configs
     assert "Application startup complete" in open(server.log_path).read()
     TIMINGS["server start, tiny + LoRA (s)"] = server.start_seconds
 

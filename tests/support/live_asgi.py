@@ -6,7 +6,7 @@ from tests.support.threaded_uvicorn import ThreadedUvicorn
 
 class LiveASGIServer(ThreadedUvicorn):
     def __init__(self, port: int):
-        from arena.asgi import application
+        from config.asgi import application
 
         super().__init__(application, port, lifespan="off", ws="websockets")
 

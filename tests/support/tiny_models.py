@@ -29,9 +29,11 @@ BASQUE_SAMPLE = [
 
 
 def corpus_lines(extra: list[str] | None = None) -> list[str]:
-    """Sample text for the tokenizer: the built-in lines plus the shared Basque corpus if present."""
+    """Sample text for the tokenizer: the built-in lines plus 2,000 sentences of the data pack's corpus."""
+    from config.datapack import corpus_dir
+
     lines = list(BASQUE_SAMPLE) + list(extra or [])
-    corpus = Path(__file__).resolve().parents[3] / "shared" / "data" / "basque" / "corpus" / "ud_basque_bdt.jsonl"
+    corpus = corpus_dir() / "ud_basque_bdt.jsonl"
     if corpus.exists():
         with corpus.open(encoding="utf-8") as handle:
             for index, line in enumerate(handle):

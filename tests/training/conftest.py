@@ -6,13 +6,21 @@ from pathlib import Path
 
 import pytest
 
-from tests.training.helpers import BASQUE_QA, conversation, make_recipe, single_thread, write_jsonl
+from tests.training.factories import BASQUE_QA, conversation, tiny_recipe, write_jsonl
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture(scope="package", autouse=True)
 def one_torch_thread():
-    with single_thread():
-        yield
+    """On a shared, oversubscribed CPU, torch's 2-thread barriers made tiny steps ~40x slower (measured).
+
+    Package scope and autouse: set before the package-scoped training runs below, undone after this package.
+    """
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
 
 
 @pytest.fixture(scope="session")
@@ -22,34 +30,29 @@ def tiny_tokenizer(tiny_llama_dir):
     return AutoTokenizer.from_pretrained(tiny_llama_dir)
 
 
-@pytest.fixture(scope="session")
-def data_dir(tmp_path_factory, shared_data) -> Path:
-    """A small corpus (real Basque sentences from the shared pack) and an instruction file."""
+@pytest.fixture(scope="package")
+def data_dir(tmp_path_factory, data_pack) -> Path:
+    """300 real Basque sentences from the data pack as corpus.jsonl, and a small instructions.jsonl."""
     root = tmp_path_factory.mktemp("training-data")
-    corpus = []
-    with (shared_data / "basque" / "corpus" / "ud_basque_bdt.jsonl").open(encoding="utf-8") as handle:
-        for line, _ in zip(handle, range(300)):
-            corpus.append(json.loads(line))
+    with (data_pack / "basque" / "corpus" / "ud_basque_bdt.jsonl").open(encoding="utf-8") as handle:
+        corpus = [json.loads(line) for line, _ in zip(handle, range(300))]
     write_jsonl(root / "corpus.jsonl", corpus)
     write_jsonl(root / "instructions.jsonl", [conversation(q, a) for q, a in BASQUE_QA * 5])
     return root
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def lora_run(tiny_llama_dir, data_dir, tmp_path_factory):
     from training.trainer import run_training
 
-    recipe = make_recipe(tiny_llama_dir, data_dir, tmp_path_factory.mktemp("runs") / "lora", method="lora", learning_rate=3e-3,
-                         epochs=3)
-    with single_thread():
-        return run_training(recipe, progress=False)
+    out = tmp_path_factory.mktemp("runs") / "lora"
+    return run_training(tiny_recipe(tiny_llama_dir, data_dir, out, learning_rate=3e-3, num_train_epochs=3))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def full_run(tiny_llama_dir, data_dir, tmp_path_factory):
     from training.trainer import run_training
 
-    recipe = make_recipe(tiny_llama_dir, data_dir, tmp_path_factory.mktemp("runs") / "full", method="full",
-                         learning_rate=1e-3, epochs=3)
-    with single_thread():
-        return run_training(recipe, progress=False)
+    out = tmp_path_factory.mktemp("runs") / "full"
+    return run_training(tiny_recipe(tiny_llama_dir, data_dir, out, use_peft=False, learning_rate=1e-3,
+                                    num_train_epochs=3))

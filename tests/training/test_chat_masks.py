@@ -1,12 +1,12 @@
-"""Loss masks: corpus fully trained, prompts masked, assistant turns (and their end marker) trained."""
+"""Loss masks of conversations: prompts masked, assistant turns (and their end marker) trained."""
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import pytest
 
 from training.chat_masks import IGNORE_INDEX, ChatTemplateError, check_chat_template, render_conversation
-from training.data_mixing import tokenize_corpus
 
 # SmolLM2-135M-Instruct's template (adds a default system turn when there is none).
 SMOLLM2_TEMPLATE = (
@@ -29,29 +29,6 @@ def trained_and_masked(tokenizer, rendered):
     trained = [t for t, l in zip(rendered.input_ids, rendered.labels) if l != IGNORE_INDEX]
     masked = [t for t, l in zip(rendered.input_ids, rendered.labels) if l == IGNORE_INDEX]
     return tokenizer.decode(trained), tokenizer.decode(masked)
-
-
-def test_corpus_tokens_are_all_trained(tiny_tokenizer):
-    [example] = tokenize_corpus(tiny_tokenizer, ["Gaur eguraldi ona dago eta mendira joango gara."], "corpus")
-    assert example.labels == example.input_ids
-    assert example.input_ids[-1] == tiny_tokenizer.eos_token_id  # the document end is learnt too
-
-
-@pytest.mark.parametrize("template", [None, SMOLLM2_TEMPLATE], ids=["chatml", "smollm2"])
-def test_only_assistant_turns_are_trained(tiny_tokenizer, template):
-    tokenizer = copy.deepcopy(tiny_tokenizer)
-    if template:
-        tokenizer.chat_template = template
-    messages = CONVERSATION[1:] if template else CONVERSATION
-    rendered = render_conversation(tokenizer, messages)
-    trained, masked = trained_and_masked(tokenizer, rendered)
-    # Exactly the two answers with their end-of-turn markers, in order; nothing else.
-    assert trained == "Bilbo Bizkaian dago.<|im_end|>\nGasteiz Araban dago.<|im_end|>\n"
-    for prompt_text in ("Non dago Bilbo?", "Eta Gasteiz?", "<|im_start|>user", "<|im_start|>assistant\n"):
-        assert prompt_text in masked
-    assert rendered.input_ids == tokenizer(rendered.text, add_special_tokens=False)["input_ids"]
-    if template:
-        assert "SmolLM" in masked  # the injected system turn is a prompt, never trained
 
 
 def test_template_missing_fails(tiny_tokenizer):
@@ -78,8 +55,30 @@ def test_templates_without_locatable_assistant_turns_fail(tiny_tokenizer, templa
         check_chat_template(tokenizer)
 
 
-def test_good_templates_pass_the_check(tiny_tokenizer):
+TEMPLATES = Path(__file__).resolve().parents[2] / "training" / "templates"
+
+
+@pytest.mark.parametrize("template, turn_end", [
+    (None, "<|im_end|>\n"),  # the tiny model's own ChatML template
+    (SMOLLM2_TEMPLATE, "<|im_end|>\n"),  # injects a default system turn when there is none
+    ((TEMPLATES / "chatml.jinja").read_text(), "<|im_end|>\n"),
+    ((TEMPLATES / "llama3.jinja").read_text(), "<|eot_id|>"),  # given to the study's base backbones
+], ids=["own", "smollm2", "chatml.jinja", "llama3.jinja"])
+@pytest.mark.parametrize("with_system", [True, False], ids=["system", "no-system"])
+def test_templates_that_pass_the_check_train_exactly_the_answers(tiny_tokenizer, template, turn_end, with_system):
     tokenizer = copy.deepcopy(tiny_tokenizer)
-    check_chat_template(tokenizer)
-    tokenizer.chat_template = SMOLLM2_TEMPLATE
-    check_chat_template(tokenizer)
+    if template:
+        tokenizer.chat_template = template
+    check_chat_template(tokenizer)  # raises for a template whose assistant turns cannot be located
+    rendered = render_conversation(tokenizer, CONVERSATION if with_system else CONVERSATION[1:])
+    trained, masked = trained_and_masked(tokenizer, rendered)
+    # Exactly the two answers with their end-of-turn markers, in order; nothing else.
+    assert trained == f"Bilbo Bizkaian dago.{turn_end}Gasteiz Araban dago.{turn_end}"
+    for prompt_text in ("Non dago Bilbo?", "Eta Gasteiz?", "assistant"):
+        assert prompt_text in masked
+    if with_system:
+        assert "Euskaraz erantzun." in masked
+    elif template == SMOLLM2_TEMPLATE:
+        assert "SmolLM" in masked  # the injected system turn is a prompt, never trained
+    # Labels are laid on the tokenisation used at inference, not on a re-tokenised piece of it.
+    assert rendered.input_ids == tokenizer(rendered.text, add_special_tokens=False)["input_ids"]

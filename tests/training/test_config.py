@@ -1,117 +1,101 @@
-"""Recipes: strict parsing, overrides, the shipped grid, and failures before any training starts."""
+"""Recipe objects: the trainer's argument classes parsed strictly, our data classes, and the checks before a run."""
 from __future__ import annotations
 
-import re
-from pathlib import Path
-
 import pytest
-import yaml
+from transformers import TrainingArguments
+from trl import ModelConfig
 
-from training import RECIPES_DIR
-from training.chat_masks import ChatTemplateError
-from training.config import RecipeError, load_recipe
+from training.config import BackboneArguments, DataArguments, RecipeError, parse_arguments, validate_recipe
+from training.recipe_files import recipe_from_dict
 
-from tests.training.helpers import make_recipe
-
-
-def write_recipe(tmp_path: Path, tiny_llama_dir: Path, data_dir: Path, **changes) -> Path:
-    data = {
-        "name": "t",
-        "backbone": {"path": str(tiny_llama_dir)},
-        "data": {"max_length": 64, "sources": [
-            {"name": "corpus", "kind": "corpus", "paths": [str(data_dir / "corpus.jsonl")], "proportion": 0.5},
-            {"name": "eu", "kind": "instructions", "paths": [str(data_dir / "instructions.jsonl")], "proportion": 0.5},
-        ]},
-        "training": {"method": "lora"},
-        "output_dir": str(tmp_path / "out"),
-    }
-    for dotted, value in changes.items():
-        node = data
-        *parents, last = dotted.split("__")
-        for part in parents:
-            node = node[int(part)] if isinstance(node, list) else node[part]
-        node[last] = value
-    path = tmp_path / "recipe.yaml"
-    path.write_text(yaml.safe_dump(data))
-    return path
+from tests.training.factories import recipe_data, write_jsonl
 
 
-def test_valid_recipe_and_overrides(tmp_path, tiny_llama_dir, data_dir):
-    path = write_recipe(tmp_path, tiny_llama_dir, data_dir)
-    recipe = load_recipe(path, ["--training.learning_rate", "2e-5", "--data.sources.corpus.proportion", "0.25",
-                                "--data.sources.eu.proportion", "0.75", "--training.lora.r", "8"])
-    assert recipe.training.learning_rate == 2e-5
-    assert [s.proportion for s in recipe.data.sources] == [0.25, 0.75]
-    assert recipe.training.lora.r == 8
-    assert recipe.training.min_lr_ratio == 0.33  # defaults are the paper's
+def test_file_values_and_command_line_parse_into_the_library_classes(tmp_path):
+    model, backbone, training = parse_arguments(
+        [ModelConfig, BackboneArguments, TrainingArguments],
+        {"model_name_or_path": "m", "use_peft": True, "lora_target_modules": "all-linear", "backbone_kind": "base",
+         "output_dir": str(tmp_path), "learning_rate": "1e-5",  # PyYAML reads 1e-5 as a string
+         "lr_scheduler_kwargs": {"min_lr_rate": 0.33}, "num_train_epochs": 4, "gradient_checkpointing": True},
+        argv=["--num_train_epochs", "1", "--lora_r=8"])
+    assert (model.use_peft, model.lora_r, model.lora_target_modules) == (True, 8, "all-linear")
+    assert backbone.backbone_kind == "base"
+    assert training.learning_rate == 1e-5 and training.num_train_epochs == 1  # the command line wins
+    assert training.lr_scheduler_kwargs == {"min_lr_rate": 0.33} and training.gradient_checkpointing is True
 
 
-@pytest.mark.parametrize("changes, overrides, message", [
-    ({"training__lerning_rate": 1e-5}, [], r"unknown key\(s\) training\.lerning_rate"),
-    ({"colour": "blue"}, [], r"unknown key\(s\) colour"),
-    ({}, ["--training.nope", "1"], r"unknown key\(s\) training\.nope"),
-    ({"data__sources__0__paths": ["/nonexistent/corpus.jsonl"]}, [], r"no file matches '/nonexistent/corpus\.jsonl'"),
-    ({"backbone__path": "/nonexistent/model"}, [], r"backbone\.path .* is not a folder"),
-    ({"data__sources__0__proportion": 0.7}, [], r"proportions must sum to 1, they sum to 1\.2 \(corpus=0\.7, eu=0\.5\)"),
-    ({"training__learning_rate": "fast"}, [], r"training\.learning_rate: expected a number"),
-    ({"training__method": "qlora"}, [], r"training\.method 'qlora' is not one of"),
-    ({"data__sources__1__kind": "chat"}, [], r"data\.sources\.eu\.kind 'chat'"),
+@pytest.mark.parametrize("values, argv, message", [
+    ({"lerning_rate": 1e-5}, [], r"unknown key training\.lerning_rate \(did you mean learning_rate\?\)"),
+    ({}, ["--num_train_epoch", "1"], r"unknown option --num_train_epoch \(did you mean num_train_epochs\?\)"),
+    ({"learning_rate": "fast"}, [], r"training: argument --learning_rate/--learning-rate: invalid float value: 'fast'"),
+    ({"per_device_train_batch_size": 1.5}, [], r"invalid int value: '1\.5'"),
+    ({"num_train_epochs": None}, [], r"training\.num_train_epochs cannot be null"),
+    ({"lr_scheduler_type": "zigzag"}, [], r"invalid choice: 'zigzag'"),
 ])
-def test_bad_recipes_fail_with_a_clear_message(tmp_path, tiny_llama_dir, data_dir, changes, overrides, message):
-    path = write_recipe(tmp_path, tiny_llama_dir, data_dir, **changes)
+def test_bad_values_name_the_key(tmp_path, values, argv, message):
     with pytest.raises(RecipeError, match=message):
-        load_recipe(path, overrides)
+        parse_arguments([TrainingArguments], {"output_dir": str(tmp_path), **values}, "training", argv)
 
 
-def test_missing_recipe_file():
-    with pytest.raises(RecipeError, match="does not exist"):
-        load_recipe("training/recipes/no_such_recipe.yaml")
+def test_data_sources_and_mix_accept_json_from_the_command_line():
+    [data] = parse_arguments([DataArguments], {}, "data", [
+        "--sources", '{"corpus": {"kind": "corpus", "paths": ["a.jsonl", "b/*.jsonl"]}}', "--mix", '{"corpus": 1}'])
+    assert data.sources["corpus"].paths == ["a.jsonl", "b/*.jsonl"] and data.sources["corpus"].text_field == "text"
+    assert data.mix == {"corpus": 1.0}
 
 
-def test_bad_template_fails_before_training(tmp_path, tiny_llama_dir, data_dir):
-    from training.trainer import run_training
-
-    template = tmp_path / "flat.jinja"
-    template.write_text("{% for m in messages %}{{ m['content'] }}\n{% endfor %}")
-    recipe = make_recipe(tiny_llama_dir, data_dir, tmp_path / "out")
-    recipe.backbone.chat_template = str(template)
-    with pytest.raises(ChatTemplateError, match="add_generation_prompt"):
-        run_training(recipe, progress=False)
-    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
-
-
-GRID = re.compile(r"exp_([012])_([01])([01])([01])\.yaml")
+@pytest.mark.parametrize("sources, mix, message", [
+    ({"c": {"kind": "corpus", "paths": ["x"], "colour": "blue"}}, {"c": 1}, r"unknown key data\.sources\.c\.colour"),
+    ({"c": {"kind": "chat", "paths": ["x"]}}, {"c": 1}, r"data\.sources\.c: argument --kind: invalid choice: 'chat'"),
+    ({"c": {"paths": ["x"]}}, {"c": 1}, r"data\.sources\.c: the following arguments are required: --kind"),
+    ({"c": {"kind": "corpus", "paths": ["x"]}}, {"c": "half"}, r"data\.mix\.c: a share must be a number"),
+    ({"c": {"kind": "corpus", "paths": ["x"]}}, '{"c": ', r"data\.mix: not valid JSON"),
+])
+def test_bad_data_arguments_name_the_key(sources, mix, message):
+    with pytest.raises(RecipeError, match=message):
+        DataArguments(sources=sources, mix=mix)
 
 
-def test_the_study_grid_ships_with_the_papers_hyperparameters():
-    files = sorted(p for p in RECIPES_DIR.glob("exp_*.yaml"))
-    assert len(files) == 21  # 3 backbones x 7 non-empty data combinations
-    kinds = {"0": "base", "1": "basque_base", "2": "instruct"}
-    for path in files:
-        backbone, corpus, eu, en = GRID.fullmatch(path.name).groups()
-        recipe = load_recipe(path, check_files=False)
-        assert recipe.name == path.stem and recipe.backbone.kind == kinds[backbone]
-        names = {s.name for s in recipe.data.sources}
-        assert names == {n for n, flag in (("corpus", corpus), ("eu_instructions", eu), ("en_instructions", en))
-                         if flag == "1"}
-        t = recipe.training
-        assert (t.learning_rate, t.lr_scheduler, t.min_lr_ratio, t.warmup_ratio, t.weight_decay, t.epochs,
-                t.neftune_alpha, recipe.data.max_length) == (1e-5, "cosine_with_min_lr", 0.33, 0.1, 0.1, 4, 5.0, 8192)
-        if backbone != "2":
-            assert recipe.backbone.chat_template  # base models need one for the instruction data
+@pytest.fixture
+def small_files(tmp_path):
+    write_jsonl(tmp_path / "corpus.jsonl", [{"text": "Kaixo."}])
+    write_jsonl(tmp_path / "instructions.jsonl", [{"messages": [{"role": "user", "content": "Kaixo"},
+                                                               {"role": "assistant", "content": "Kaixo!"}]}])
+    return tmp_path
 
 
-def test_demo_recipe_parses():
-    recipe = load_recipe(RECIPES_DIR / "demo.yaml", check_files=False)
-    assert recipe.training.method == "lora" and recipe.backbone.kind == "instruct"
+@pytest.mark.parametrize("changes, message", [
+    ({"data": {"mix": {"corpus": 0.7, "eu": 0.5}}}, r"shares must sum to 1, they sum to 1\.2 \(corpus=0\.7, eu=0\.5\)"),
+    ({"data": {"mix": {"corpus": 0.5, "en": 0.5}}}, r"data\.mix\.en: no such source in data\.sources \(corpus, eu\)"),
+    ({"data": {"mix": {}}}, r"data\.mix is empty"),
+    ({"data": {"sources": {"corpus": {"kind": "corpus", "paths": ["/nonexistent/*.jsonl"]},
+                           "eu": {"kind": "corpus", "paths": ["x"]}}, "mix": {"corpus": 1}}},
+     r"data\.sources\.corpus: no file matches '/nonexistent/\*\.jsonl'"),
+    ({"model": {"model_name_or_path": "/nonexistent/model"}}, r"model_name_or_path '/nonexistent/model' is not a folder"),
+    ({"model": {"chat_template_path": "/nonexistent.jinja"}}, r"chat_template_path file '/nonexistent\.jinja' does not"),
+    ({"model": {"load_in_4bit": True}}, r"quantised training is not supported"),
+    ({"training": {"num_train_epochs": 0}}, r"num_train_epochs or max_steps > 0"),
+    ({"data": {"max_length": 8}}, r"data\.max_length 8 is too small"),
+])
+def test_recipes_that_cannot_run_fail_before_training(small_files, changes, message):
+    recipe = recipe_from_dict(recipe_data(small_files, **changes))
+    with pytest.raises(RecipeError, match=message):
+        validate_recipe(recipe)
 
 
-def test_cli_reports_bad_recipes_without_a_traceback(tmp_path, tiny_llama_dir, data_dir, capsys):
-    from training.__main__ import main
+def test_sources_outside_the_mix_are_not_checked(small_files):
+    recipe = recipe_from_dict(recipe_data(small_files, data={
+        "sources": {"corpus": {"kind": "corpus", "paths": [str(small_files / "corpus.jsonl")]},
+                    "later": {"kind": "instructions", "paths": ["var/not-generated-yet.jsonl"]}},
+        "mix": {"corpus": 1.0}}))
+    validate_recipe(recipe)
+    assert list(recipe.data.selected_sources()) == ["corpus"]
 
-    path = write_recipe(tmp_path, tiny_llama_dir, data_dir, data__sources__1__proportion=0.2)
-    assert main(["train", "--recipe", str(path)]) == 2
-    assert "error: recipe" in capsys.readouterr().err
-    assert main(["train", "--recipe", str(path), "--data.sources.eu.proportion", "0.5", "--training.bogus", "1"]) == 2
-    assert "unknown key(s) training.bogus" in capsys.readouterr().err
-    assert not (tmp_path / "out").exists()
+
+def test_recipe_dict_is_json_ready(small_files):
+    import json
+
+    recipe = recipe_from_dict(recipe_data(small_files), ["--learning_rate", "1e-4"])
+    saved = json.loads(json.dumps(recipe.to_dict()))
+    assert saved["training"]["learning_rate"] == 1e-4 and saved["overrides"] == ["--learning_rate", "1e-4"]
+    assert saved["model"]["use_peft"] is True and saved["data"]["mix"] == {"corpus": 0.6, "eu": 0.4}

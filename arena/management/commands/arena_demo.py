@@ -18,6 +18,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from arena import selectors, services
+from models_serving import services as registry
 from models_serving.health import check_all
 from models_serving.models import ServedModel
 from models_serving.vllm_process import VLLMServer, VLLMServerSpec
@@ -57,16 +58,17 @@ class Command(BaseCommand):
         self.ensure_demo_user(options["username"], options["password"])
         if options["no_serve"]:
             return
+        # Server flags come from settings.MODELS_SERVING (their one owner), except the demo's own dtype.
         spec = VLLMServerSpec(model=str(checkpoint), served_name="smollm2-135m-instruct", port=options["model_port"],
-                              dtype="bfloat16", max_model_len=2048)
+                              dtype="bfloat16")
         model_server = VLLMServer(spec, settings.DATA_DIR / "logs" / "demo-vllm.log").start()
         web = None
         try:
             self.stdout.write(f"starting vLLM on {model_server.base_url} (about 2 minutes on CPU; log: {model_server.log_path})")
             seconds = model_server.wait_healthy(timeout=900)
             self.stdout.write(f"model server healthy after {seconds:.0f} s")
-            self.register_entries(model_server.base_url, spec.served_name, str(checkpoint))
-            web = subprocess.Popen([sys.executable, "-m", "uvicorn", "arena.asgi:application",
+            self.register_entries(model_server.base_url, spec.served_name)
+            web = subprocess.Popen([sys.executable, "-m", "uvicorn", "config.asgi:application",
                                     "--host", "127.0.0.1", "--port", str(options["port"]), "--log-level", "warning"])
             url = f"http://127.0.0.1:{options['port']}/"
             self.wait_for(url, web)
@@ -76,12 +78,12 @@ class Command(BaseCommand):
             signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
             # No Celery beat in the embedded default: re-check health here so a model that failed once
             # comes back into battles when it answers again.
-            next_check = time.monotonic() + settings.CELERY_BEAT_SCHEDULE["models-serving-health"]["schedule"]
+            next_check = time.monotonic() + settings.HEALTH_CHECK_INTERVAL
             while web.poll() is None and model_server.process.poll() is None:
                 time.sleep(1)
                 if time.monotonic() >= next_check:
                     check_all()
-                    next_check = time.monotonic() + settings.CELERY_BEAT_SCHEDULE["models-serving-health"]["schedule"]
+                    next_check = time.monotonic() + settings.HEALTH_CHECK_INTERVAL
         except KeyboardInterrupt:
             pass
         finally:
@@ -101,16 +103,20 @@ class Command(BaseCommand):
             user.set_password(password)
             user.save()
 
-    def register_entries(self, base_url: str, served_name: str, checkpoint: str) -> None:
-        # Deactivate whatever an earlier run registered on another port, then (re)register the demo pair.
+    def register_entries(self, base_url: str, served_name: str) -> None:
+        # Through the registry's one registration service; an earlier run's entries are re-pointed
+        # at this run's server (its port may differ).
         for entry in DEMO_ENTRIES:
-            ServedModel.objects.update_or_create(
-                public_name=entry["public_name"],
-                defaults={**entry, "kind": ServedModel.Kind.EXTERNAL, "endpoint_url": base_url,
-                          "served_name": served_name, "checkpoint_path": checkpoint, "is_active": True,
-                          "health": ServedModel.Health.HEALTHY, "max_tokens": 256,
-                          "backbone": "SmolLM2-135M-Instruct", "recipe": "demo (no training)"},
-            )
+            fields = {**entry, "kind": ServedModel.Kind.EXTERNAL, "endpoint_url": base_url, "served_name": served_name,
+                      "is_active": True, "max_tokens": 256, "backbone": "SmolLM2-135M-Instruct",
+                      "recipe": "demo (no training)"}
+            model = ServedModel.objects.filter(public_name=entry["public_name"]).first()
+            if model is None:
+                registry.register_model(**fields)
+                continue
+            for name, value in fields.items():
+                setattr(model, name, value)
+            registry.save_model(model=model, changed=fields)
 
     def wait_for(self, url: str, process: subprocess.Popen, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout

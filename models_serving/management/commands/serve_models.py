@@ -2,7 +2,8 @@
 
     manage.py serve_models              apply the plan, wait for /health, print it, exit (servers keep running)
     manage.py serve_models --watch      the same, then stay in the foreground: health checks and plan
-                                        re-applied every --interval seconds; SIGTERM/SIGINT stops the servers
+                                        re-applied every --interval seconds (settings.HEALTH_CHECK_INTERVAL);
+                                        SIGTERM/SIGINT stops the servers
     manage.py serve_models --dry-run    print the plan only
     manage.py serve_models --check      run the health checks once
     manage.py serve_models --stop       stop every recorded server
@@ -12,6 +13,7 @@ from __future__ import annotations
 import signal
 import threading
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from models_serving import health, launcher
@@ -24,12 +26,14 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--watch", action="store_true", help="stay in the foreground, checking and re-applying")
-        parser.add_argument("--interval", type=float, default=None, help="seconds between checks (default 30)")
+        parser.add_argument("--interval", type=float, default=None,
+                            help="seconds between checks (default: settings.HEALTH_CHECK_INTERVAL)")
         parser.add_argument("--dry-run", action="store_true", help="print the plan, start nothing")
         parser.add_argument("--check", action="store_true", help="run the health checks once and exit")
         parser.add_argument("--stop", action="store_true", help="stop every recorded server and exit")
         parser.add_argument("--no-wait", action="store_true", help="do not wait for /health after starting")
-        parser.add_argument("--timeout", type=float, default=None, help="seconds to wait for a server (default 600)")
+        parser.add_argument("--timeout", type=float, default=None,
+                            help="seconds to wait for a server (default: MODELS_SERVING['START_TIMEOUT'])")
         parser.add_argument("--dtype", default=None)
         parser.add_argument("--max-model-len", type=int, default=None)
         parser.add_argument("--gpu-memory-utilization", type=float, default=None)
@@ -53,7 +57,7 @@ class Command(BaseCommand):
                 self.stdout.write(f"{plan.served_name}: {plan.model_path} adapters={dict(plan.adapters)} "
                                   f"max_loras={plan.max_loras} flags={plan.restart_flags()}")
             return
-        interval = options["interval"] or float(launcher.conf("HEALTH_INTERVAL", 30))
+        interval = options["interval"] or settings.HEALTH_CHECK_INTERVAL
         stop = threading.Event()
         if options["watch"]:
             # Servers are this command's responsibility while it watches: stop them on the way out.

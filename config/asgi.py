@@ -1,0 +1,25 @@
+"""ASGI entry point: HTTP through Django, WebSockets through the arena's consumers."""
+import os
+
+from django.conf import settings
+from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.dev")
+django_asgi_app = get_asgi_application()
+if settings.SERVE_STATIC:
+    # Single-process deployments (the demo) serve their own static files; behind a proxy, it does.
+    django_asgi_app = ASGIStaticFilesHandler(django_asgi_app)
+
+from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs Django set up first)
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+
+from arena.routing import websocket_urlpatterns  # noqa: E402
+from config.origins import SameOriginValidator  # noqa: E402
+
+application = ProtocolTypeRouter(
+    {
+        "http": django_asgi_app,
+        "websocket": SameOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+    }
+)

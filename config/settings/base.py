@@ -1,0 +1,216 @@
+"""Settings shared by every deployment of the Basque LLM arena; ``dev`` and ``prod`` add their own.
+
+Every setting the code reads is declared here once, with its default and meaning. Values come from
+the environment with embedded defaults, so a bare checkout runs on SQLite, an in-memory channel
+layer and in-process (eager) Celery tasks. Setting ``DATABASE_URL`` / ``REDIS_URL`` switches to
+PostgreSQL, the Redis channel layer and Celery on Redis (or ``CELERY_BROKER_URL``, e.g. RabbitMQ).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dj_database_url
+from django.utils.translation import gettext_lazy as _
+
+from config import datapack
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return default if value in (None, "") else int(value)
+
+
+def env_list(name: str, default: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+# DEBUG and SECRET_KEY are set by ``dev`` (DEBUG only when asked for) and ``prod`` (secret required).
+DEBUG = False
+
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", "")
+
+# Where the project keeps data it makes (converted checkpoints, server logs, exports).
+DATA_DIR = Path(os.environ.get("ARENA_DATA_DIR", BASE_DIR / "var")).resolve()
+DATA_DIR.mkdir(parents=True, exist_ok=True)
+# The Basque data pack the project reads (benchmarks, corpus): the copy in the repo unless overridden.
+DATA_PACK_DIR = datapack.data_pack_dir()
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "models_serving",
+    "arena",
+    "evaluation",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "arena.middleware.BasqueFirstMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+WSGI_APPLICATION = "config.wsgi.application"
+ASGI_APPLICATION = "config.asgi.application"
+
+DATABASES = {
+    "default": dj_database_url.config(
+        default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}", conn_max_age=0
+    )
+}
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # WAL + a busy timeout let the ASGI server's threads write without "database is locked".
+    # IMMEDIATE transactions take the write lock up front, so concurrent writers wait instead of failing.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;", "transaction_mode": "IMMEDIATE"}
+    )
+    # Tests use a file, like the embedded default, so threads see real SQLite locking (not shared-cache).
+    # One file per test process: concurrent test runs must not share it.
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / f"test-db-{os.getpid()}.sqlite3")}
+else:
+    # A test database per test process, so concurrent test runs on one server don't collide.
+    DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default'].get('NAME') or 'arena'}_{os.getpid()}"}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = os.environ.get("REDIS_URL", "")
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": os.environ.get("CHANNELS_PREFIX", "asgi")},
+        }
+    }
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# Celery: eager (in-process) unless a broker is configured.
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", REDIS_URL or "memory://")
+CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND", REDIS_URL or "cache+memory://")
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", not (REDIS_URL or os.environ.get("CELERY_BROKER_URL")))
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = "UTC"
+CELERY_BEAT_SCHEDULE = {
+    # Unhealthy models leave new battles at once and come back when this check passes again.
+    "models-serving-health": {
+        "task": "models_serving.check_health",
+        "schedule": float(os.environ.get("ARENA_HEALTH_INTERVAL", "30")),  # seconds
+    },
+}
+# The one health-check interval: beat's schedule above, and the demo's and ``serve_models --watch``'s loops.
+HEALTH_CHECK_INTERVAL = CELERY_BEAT_SCHEDULE["models-serving-health"]["schedule"]
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "arena:battle"
+LOGOUT_REDIRECT_URL = "arena:home"
+
+# Basque first; Spanish and English selectable.
+LANGUAGE_CODE = "eu"
+LANGUAGES = [("eu", _("Basque")), ("es", _("Spanish")), ("en", _("English"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+LANGUAGE_COOKIE_NAME = "arena_language"
+TIME_ZONE = "Europe/Madrid"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+# The ASGI app serves /static/ itself (single-process runs); behind a proxy, the proxy does.
+SERVE_STATIC = env_bool("ARENA_SERVE_STATIC", True)
+STATIC_ROOT = Path(os.environ.get("DJANGO_STATIC_ROOT", BASE_DIR / "static_collected"))
+
+# Arena behaviour (all overridable from the environment).
+ARENA = {
+    "PROMPT_MAX_CHARS": env_int("ARENA_PROMPT_MAX_CHARS", 4000),  # longest prompt accepted
+    "FRAME_MAX_BYTES": env_int("ARENA_FRAME_MAX_BYTES", 16384),  # largest WebSocket frame accepted
+    "PROMPTS_PER_MINUTE": env_int("ARENA_PROMPTS_PER_MINUTE", 10),  # per participant, all sockets
+    "MAX_TURNS": env_int("ARENA_MAX_TURNS", 10),  # prompts per battle
+    # Seconds to wait for an endpoint's first token, and between later tokens.
+    "FIRST_TOKEN_TIMEOUT": float(os.environ.get("ARENA_FIRST_TOKEN_TIMEOUT", "60")),
+    "TOKEN_TIMEOUT": float(os.environ.get("ARENA_TOKEN_TIMEOUT", "30")),
+    # Retries of a request that failed before its first token.
+    "CONNECT_RETRIES": env_int("ARENA_CONNECT_RETRIES", 1),
+    # Secret salt for participant hashes in exports (same salt -> same hash across exports).
+    "EXPORT_SALT": os.environ.get("ARENA_EXPORT_SALT", ""),  # dev supplies a fixed one; prod requires it
+    "DATASET_LICENSE": os.environ.get("ARENA_DATASET_LICENSE", "cc-by-nc-sa-4.0"),  # written in export manifests
+    # Leaderboard: recompute at most this often after new votes; bootstrap rounds; seed; BT pseudo-count.
+    "LEADERBOARD_REFRESH_SECONDS": env_int("ARENA_LEADERBOARD_REFRESH_SECONDS", 30),
+    "LEADERBOARD_BOOTSTRAP_ROUNDS": env_int("ARENA_LEADERBOARD_BOOTSTRAP_ROUNDS", 1000),
+    "LEADERBOARD_SEED": env_int("ARENA_LEADERBOARD_SEED", 20260),
+    "LEADERBOARD_PSEUDO_COUNT": float(os.environ.get("ARENA_LEADERBOARD_PSEUDO_COUNT", "0.01")),
+    # A boosted new model is drawn more often until it has this many votes.
+    "BOOST_UNTIL_VOTES": env_int("ARENA_BOOST_UNTIL_VOTES", 500),
+}
+
+# Model serving: flags for the vLLM servers that ``serve_models`` starts (a base model's own
+# fields win over these), and where their records and logs go.
+MODELS_SERVING = {
+    "DIR": Path(os.environ.get("ARENA_SERVING_DIR", DATA_DIR / "serving")),  # server records and logs
+    "HOST": os.environ.get("ARENA_VLLM_HOST", "127.0.0.1"),  # interface vLLM servers listen on
+    "DTYPE": os.environ.get("ARENA_VLLM_DTYPE", "auto"),  # --dtype
+    "MAX_MODEL_LEN": env_int("ARENA_VLLM_MAX_MODEL_LEN", 2048),  # --max-model-len
+    "GPU_MEMORY_UTILIZATION": float(os.environ.get("ARENA_VLLM_GPU_MEMORY_UTILIZATION", "0.85")),
+    "TENSOR_PARALLEL_SIZE": env_int("ARENA_VLLM_TENSOR_PARALLEL_SIZE", 1),  # GPUs per server
+    "EXTRA_ARGS": os.environ.get("ARENA_VLLM_EXTRA_ARGS", ""),  # more vLLM flags, shell-quoted
+    # Free LoRA slots beyond the active adapters, so an adapter activated later loads without a restart.
+    "LORA_HEADROOM": env_int("ARENA_VLLM_LORA_HEADROOM", 2),
+    "CPU_KVCACHE_GIB": env_int("ARENA_VLLM_CPU_KVCACHE_GIB", 1),  # VLLM_CPU_KVCACHE_SPACE on CPU builds
+    # Load/unload adapters on a running server (vLLM's runtime LoRA API) instead of restarting it.
+    "RUNTIME_LORA_UPDATING": env_bool("ARENA_VLLM_RUNTIME_LORA_UPDATING", True),
+    "START_TIMEOUT": float(os.environ.get("ARENA_VLLM_START_TIMEOUT", "600")),  # seconds until /health
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "INFO")},
+    "loggers": {"httpx": {"level": "WARNING"}, "openai": {"level": "WARNING"}},
+}

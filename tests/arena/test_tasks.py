@@ -1,0 +1,59 @@
+"""Celery tasks (arena/tasks.py), run eagerly here: checks with the current fit, then one throttled refresh."""
+from __future__ import annotations
+
+import pytest
+
+from arena import ranking, tasks
+from arena.ranking.counts import VoteFilters
+from tests.arena.factories import add_answers, add_votes, make_models
+
+LONG = "Euskara hizkuntza zaharra da eta oso ederra; milaka urte ditu."
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache(fresh_ranking_cache, settings):
+    settings.ARENA = {**settings.ARENA, "LEADERBOARD_REFRESH_SECONDS": 60, "LEADERBOARD_BOOTSTRAP_ROUNDS": 50}
+
+
+@pytest.fixture
+def queued(monkeypatch) -> list[str]:
+    """Refreshes queued by the tasks module, recorded instead of run."""
+    calls: list[str] = []
+
+    class Recorder:
+        def delay(self):
+            calls.append("refresh")
+
+    monkeypatch.setattr(tasks, "refresh_leaderboard", Recorder())
+    return calls
+
+
+@pytest.mark.django_db
+def test_process_vote_flags_the_vote_and_the_refresh_publishes_it():
+    m1, m2 = make_models(2)
+    vote = add_votes([(m1, m2, "A", "A", "A")])[0]
+    add_answers(vote.battle, LONG, "Bai.")
+    ranking.get_leaderboard(VoteFilters())  # a board cached before the vote was flagged
+    assert tasks.process_vote(vote.pk) == ["too_short"]
+    board = ranking.get_leaderboard(VoteFilters())
+    assert board.excluded_by_reason == {"too_short": 1} and board.total_votes == 0  # refreshed (eagerly)
+
+
+@pytest.mark.django_db
+def test_changes_queue_at_most_one_refresh_per_interval(queued):
+    assert tasks.votes_changed() is True
+    assert tasks.votes_changed() is False  # within the interval: the first refresh will see it all
+    assert tasks.queue_refresh_if_due() is False
+    assert queued == ["refresh"]
+
+
+@pytest.mark.django_db
+def test_recheck_votes_checks_all_votes_by_default(queued):
+    m1, m2 = make_models(2)
+    votes = add_votes([(m1, m2, "A", "A", "A")] * 3)
+    for vote in votes:
+        add_answers(vote.battle, LONG, LONG if vote is not votes[1] else "Ez.")
+    assert tasks.recheck_votes() == 3
+    assert [sorted(vote.__class__.objects.get(pk=vote.pk).exclusion_reasons) for vote in votes] == [
+        [], ["too_short"], []]
+    assert queued == ["refresh"]

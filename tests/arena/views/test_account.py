@@ -1,0 +1,106 @@
+"""Sign-up with consent and age, own-data download, and account deletion that keeps votes anonymised."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+from django.urls import reverse
+
+from arena.models import Battle, ConsentText, Participant, Vote
+from tests.arena.conftest import arena_config
+from tests.arena.factories import VALID, logged_in, ready_battle
+
+SIGNUP = {
+    "username": "itziar", "email": "itziar@example.org", "password1": "Txakolina-2026!", "password2": "Txakolina-2026!",
+    "basque_level": "native", "education": "postgraduate", "dialect_area": "bizkaiera", "age_band": "30-44",
+    "age_confirmed": "on", "consent": "on",
+}
+
+
+@pytest.mark.django_db
+def test_signup_stores_profile_and_consent_version():
+    ConsentText.objects.create(version="2027-01", text_eu="Bai.", text_es="Sí.", text_en="Yes.")
+    client = Client()
+    page = client.get(reverse("arena:signup"))
+    assert b"2027-01" in page.content
+    response = client.post(reverse("arena:signup"), SIGNUP)
+    assert response.status_code == 302 and response["Location"] == reverse("arena:battle")
+    participant = Participant.objects.get(user__username="itziar")
+    assert participant.consent_version == "2027-01"
+    assert (participant.basque_level, participant.education, participant.dialect_area) == ("native", "postgraduate", "bizkaiera")
+    assert client.get(reverse("arena:battle")).status_code == 200  # logged in
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("missing", ["consent", "age_confirmed", "basque_level", "education"])
+def test_signup_requires_consent_age_and_profile(missing):
+    data = {key: value for key, value in SIGNUP.items() if key != missing}
+    response = Client().post(reverse("arena:signup"), data)
+    assert response.status_code == 200
+    assert response.context["form"].errors[missing]
+    assert not get_user_model().objects.filter(username="itziar").exists()
+
+
+@pytest.mark.django_db
+def test_minimum_age_is_the_admins_setting():
+    arena_config(minimum_age=16)
+    client = Client()
+    client.cookies["arena_language"] = "en"
+    content = client.get(reverse("arena:signup")).content.decode()
+    assert "I am at least 16 years old." in content
+
+
+@pytest.mark.django_db
+def test_download_my_data(participant, echo_models):
+    battle = ready_battle(participant, echo_models)
+    unvoted = ready_battle(participant, echo_models)
+    client = logged_in(participant)
+    client.post(reverse("arena:vote", args=[battle.pk]), VALID)
+    response = client.get(reverse("arena:download_my_data"))
+    assert response["Content-Disposition"].startswith("attachment")
+    data = json.loads(response.content)
+    assert data["account"]["username"] == "ane" and data["profile"]["basque_level"] == "C1-C2"
+    battles = {entry["id"]: entry for entry in data["battles"]}
+    voted = battles[str(battle.pk)]
+    assert voted["vote"]["overall"] == "A"
+    assert {m["content"] for m in voted["messages"]} >= {"Kaixo", "Kaixo A!"}
+    # Before the vote nothing hints at the models, not even their system prompts.
+    assert {"vote", "models", "conversations"}.isdisjoint(battles[str(unvoted.pk)])
+    # After it, each side's conversation as judged (tests/arena/test_transcripts.py: the same everywhere).
+    assert voted["conversations"]["A"] == [
+        {"role": "system", "content": "Zu Alfa zara."}, {"role": "user", "content": "Kaixo"},
+        {"role": "assistant", "content": "Kaixo A!"},
+    ]
+
+
+@pytest.mark.django_db
+def test_delete_account_keeps_votes_anonymised(participant, echo_models):
+    voted = ready_battle(participant, echo_models)
+    open_battle = ready_battle(participant, echo_models)
+    client = logged_in(participant)
+    client.post(reverse("arena:vote", args=[voted.pk]), VALID)
+    page = client.get(reverse("arena:my_data")).content.decode()
+    assert "anonymi" in page.lower() or "anonimi" in page.lower()
+    refused = client.post(reverse("arena:delete_account"), {})
+    assert refused.status_code == 302 and get_user_model().objects.filter(username="ane").exists()
+    response = client.post(reverse("arena:delete_account"), {"confirm": "on"})
+    assert response.status_code == 302
+    assert not get_user_model().objects.filter(username="ane").exists()
+    participant.refresh_from_db()
+    assert participant.user is None and participant.deleted_at is not None
+    assert participant.dialect_area == "" and participant.age_band == ""
+    vote = Vote.objects.get()
+    assert vote.participant_id == participant.pk and vote.basque_level == "C1-C2"
+    open_battle.refresh_from_db()
+    assert open_battle.status == Battle.Status.ABANDONED
+    assert client.get(reverse("arena:battle")).status_code == 302  # logged out
+
+
+@pytest.mark.django_db
+def test_pages_render(participant):
+    client = logged_in(participant)
+    for name in ("arena:home", "arena:battle", "arena:contributions", "arena:leaderboard", "arena:my_data"):
+        assert client.get(reverse(name)).status_code == 200, name
+    assert Client().get(reverse("arena:battle")).status_code == 302  # login required
