@@ -5,7 +5,6 @@ import datetime as dt
 import functools
 import hashlib
 import hmac
-import os
 import subprocess
 from collections import Counter
 from dataclasses import dataclass, field
@@ -22,9 +21,9 @@ FLAGS_NAME = "flags.jsonl"
 
 @functools.lru_cache(maxsize=1)
 def code_version() -> str:
-    """``ARENA_CODE_VERSION`` if set (deployments without .git), else ``git describe``, else "unknown"."""
-    if os.environ.get("ARENA_CODE_VERSION"):
-        return os.environ["ARENA_CODE_VERSION"]
+    """``settings.ARENA["CODE_VERSION"]`` if set (deployments without .git), else ``git describe``, else "unknown"."""
+    if settings.ARENA["CODE_VERSION"]:
+        return settings.ARENA["CODE_VERSION"]
     try:
         result = subprocess.run(
             ["git", "describe", "--always", "--dirty", "--tags"], cwd=settings.BASE_DIR,

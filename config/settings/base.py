@@ -180,6 +180,8 @@ ARENA = {
     # Secret salt for participant hashes in exports (same salt -> same hash across exports).
     "EXPORT_SALT": os.environ.get("ARENA_EXPORT_SALT", ""),  # dev supplies a fixed one; prod requires it
     "DATASET_LICENSE": os.environ.get("ARENA_DATASET_LICENSE", "cc-by-nc-sa-4.0"),  # written in export manifests
+    # The code version export manifests record; empty: ``git describe`` of the checkout.
+    "CODE_VERSION": os.environ.get("ARENA_CODE_VERSION", ""),
     # Leaderboard: recompute at most this often after new votes; bootstrap rounds; seed; BT pseudo-count.
     "LEADERBOARD_REFRESH_SECONDS": env_int("ARENA_LEADERBOARD_REFRESH_SECONDS", 30),
     "LEADERBOARD_BOOTSTRAP_ROUNDS": env_int("ARENA_LEADERBOARD_BOOTSTRAP_ROUNDS", 1000),
