@@ -170,6 +170,11 @@ STATIC_ROOT = Path(os.environ.get("DJANGO_STATIC_ROOT", BASE_DIR / "static_colle
 ARENA = {
     "PROMPT_MAX_CHARS": env_int("ARENA_PROMPT_MAX_CHARS", 4000),  # longest prompt accepted
     "FRAME_MAX_BYTES": env_int("ARENA_FRAME_MAX_BYTES", 16384),  # largest WebSocket frame accepted
+    "FRAME_MAX_DEPTH": env_int("ARENA_FRAME_MAX_DEPTH", 4),  # deepest JSON nesting accepted in a frame
+    # Longest answer stored and relayed per side and turn (an endpoint may ignore max_tokens).
+    "ANSWER_MAX_CHARS": env_int("ARENA_ANSWER_MAX_CHARS", 32000),
+    # Seconds a worker thread may spend rendering one answer's Markdown before plain text is shown.
+    "RENDER_TIMEOUT": float(os.environ.get("ARENA_RENDER_TIMEOUT", "2")),
     "PROMPTS_PER_MINUTE": env_int("ARENA_PROMPTS_PER_MINUTE", 10),  # per participant, all sockets
     "MAX_TURNS": env_int("ARENA_MAX_TURNS", 10),  # prompts per battle
     # Seconds to wait for an endpoint's first token, and between later tokens.
