@@ -6,3 +6,8 @@ class ArenaConfig(AppConfig):
     name = "arena"
     verbose_name = _("Arena")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from arena import services
+
+        services.connect_account_signals()  # a deactivated or removed user's sockets close

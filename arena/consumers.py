@@ -3,12 +3,21 @@
 A prompt starts one asyncio task per side that streams from that side's endpoint and relays
 ``{side, text}`` frames. Frames carry side letters only: a model's identity reaches the browser
 solely through the vote response, after the vote is stored.
+
+Frames in are checked before they are parsed (size, then nesting depth); anything malformed gets an
+``error`` frame and changes nothing. A page whose socket dropped reconnects and sends ``resume``: the
+server replies with the conversation so far (side letters and rendered answers only) and whether it
+can be voted. A turn cut by a disconnect keeps what each side had streamed (``finish_reason``
+"disconnected"); the battle stays votable and resumable only if both sides had started answering
+that turn, otherwise it is abandoned.
 """
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
+import re
+import uuid
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -17,8 +26,8 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from arena import selectors, services
-from arena.models import Battle
-from arena.rendering import render_markdown
+from arena.models import Battle, Message
+from arena.rendering import render_answer
 from arena.vocabulary import SIDES
 from models_serving import client
 from models_serving.selectors import endpoint_for
@@ -26,11 +35,43 @@ from models_serving.services import mark_unhealthy
 
 logger = logging.getLogger(__name__)
 
+ACCOUNT_GONE = 4410  # close code: the account was deleted or deactivated (services.announce_account_gone)
+
+# The ASGI server's own WebSocket message limit sits this far above FRAME_MAX_BYTES: a frame a little
+# over the arena's limit still gets a readable error frame, a bigger one is refused by the server
+# (close code 1009) before it is buffered.
+WS_MAX_SIZE_MARGIN = 1024
+# How long a resume waits for a turn cut by the previous socket's disconnect to be stored.
+RESUME_WAIT_SECONDS = 5.0
+# A JSON string (possibly unterminated) or one bracket: enough to measure nesting without parsing.
+_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"?|[\[\]{}]', re.DOTALL)
+
+
+def websocket_max_size() -> int:
+    """``ws_max_size`` (uvicorn ``--ws-max-size``) for every server that serves the arena's socket."""
+    return settings.ARENA["FRAME_MAX_BYTES"] + WS_MAX_SIZE_MARGIN
+
+
+def nesting_exceeds(text: str, limit: int) -> bool:
+    """Whether JSON ``text`` nests arrays/objects deeper than ``limit``: a linear scan before json.loads
+    (which would recurse, and raise RecursionError, on a deep enough frame)."""
+    depth = 0
+    for match in _JSON_TOKEN.finditer(text):
+        token = match.group()
+        if token in ("[", "{"):
+            depth += 1
+            if depth > limit:
+                return True
+        elif token in ("]", "}"):
+            depth -= 1
+    return False
+
 
 class BattleConsumer(AsyncJsonWebsocketConsumer):
     participant = None
     battle_id = None
     turn_task: asyncio.Task | None = None
+    gone = False  # the socket is closed: nothing more is sent, and a turn in flight ends as "disconnected"
 
     # ------------------------------------------------------------ connection
 
@@ -42,38 +83,78 @@ class BattleConsumer(AsyncJsonWebsocketConsumer):
         cookie_language = self.scope.get("cookies", {}).get(settings.LANGUAGE_COOKIE_NAME, "")
         codes = {code for code, _name in settings.LANGUAGES}
         self.language = cookie_language if cookie_language in codes else self.participant.ui_language
+        # Deleting or deactivating the account closes this socket (account_gone), from any process.
+        self.account_group = services.participant_group(self.participant.public_id)
+        try:
+            await self.channel_layer.group_add(self.account_group, self.channel_name)
+        except Exception:  # the channel layer (Redis) is down or restarting: every prompt re-checks anyway
+            logger.warning("socket not in its account group (channel layer unavailable)", exc_info=True)
+            self.account_group = None
         await self.accept()
 
     async def disconnect(self, code):
+        if getattr(self, "account_group", None) is not None:
+            try:
+                await self.channel_layer.group_discard(self.account_group, self.channel_name)
+            except Exception:  # the group entry expires by itself in the channel layer
+                logger.warning("could not leave the account group (channel layer unavailable)", exc_info=True)
+        self.gone = True
         if self.turn_task is not None and not self.turn_task.done():
-            self.turn_task.cancel()  # cancels both upstream requests
+            self.turn_task.cancel()  # cancels both upstream requests; run_turn applies the disconnect rule
             try:
                 await self.turn_task
             except (asyncio.CancelledError, Exception):
                 pass
 
+    async def account_gone(self, event):
+        """services.announce_account_gone: the account was deleted or deactivated. Stop answering
+        and close; the browser shows the close code (prompts from a socket that missed this are
+        refused by the service anyway)."""
+        if self.turn_task is not None and not self.turn_task.done():
+            self.turn_task.cancel()
+            try:
+                await self.turn_task
+            except (asyncio.CancelledError, Exception):
+                pass
+        await self.close(code=ACCOUNT_GONE)
+
     # ------------------------------------------------------------ frames in
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs):
+        with translation.override(self.language):
+            await self.read_frame(text_data)
+
+    async def read_frame(self, text_data: str | None):
+        """Every frame gets an answer: handled, or an error frame; a bad one changes nothing."""
         if text_data is None:
             return await self.send_error("bad_frame", _("Only text frames are accepted."))
-        if len(text_data.encode("utf-8")) > settings.ARENA["FRAME_MAX_BYTES"]:
+        limits = settings.ARENA
+        # (The server refuses frames far over the limit itself: see websocket_max_size.)
+        if len(text_data) > limits["FRAME_MAX_BYTES"] or len(text_data.encode("utf-8")) > limits["FRAME_MAX_BYTES"]:
             return await self.send_error("frame_too_large", _("The message is too large."))
+        if nesting_exceeds(text_data, limits["FRAME_MAX_DEPTH"]):
+            return await self.send_error("frame_too_deep", _("The message could not be read."))
         try:
             content = json.loads(text_data)
-        except ValueError:
+        except (ValueError, RecursionError):
             return await self.send_error("bad_frame", _("The message could not be read."))
         if not isinstance(content, dict):
             return await self.send_error("bad_frame", _("The message could not be read."))
         await self.receive_json(content)
 
     async def receive_json(self, content, **kwargs):
-        handlers = {"prompt": self.on_prompt, "stop": self.on_stop, "new_battle": self.on_new_battle}
-        handler = handlers.get(content.get("type"))
+        handlers = {"prompt": self.on_prompt, "stop": self.on_stop, "new_battle": self.on_new_battle,
+                    "resume": self.on_resume}
+        kind = content.get("type")
+        handler = handlers.get(kind) if isinstance(kind, str) else None
         if handler is None:
             return await self.send_error("unknown_type", _("Unknown message type."))
         with translation.override(self.language):
-            await handler(content)
+            try:
+                await handler(content)
+            except Exception:  # a bug, not a bad frame: the socket and any turn in flight carry on
+                logger.exception("the %r frame could not be handled", kind)
+                await self.send_error("server_error", _("The message could not be read."))
 
     async def on_new_battle(self, content):
         if self.is_answering():
@@ -87,20 +168,62 @@ class BattleConsumer(AsyncJsonWebsocketConsumer):
         if self.is_answering():
             self.turn_task.cancel()
 
+    async def on_resume(self, content):
+        """A page whose socket dropped takes its battle back: the conversation so far, per side."""
+        try:
+            battle_id = uuid.UUID(content.get("battle"))
+        except (TypeError, ValueError, AttributeError):
+            battle_id = None
+        if battle_id is None or self.battle_id is not None:  # a page resumes once, on a fresh socket
+            return await self.send_error("not_resumable", _("This conversation is closed. Start a new battle."))
+        if self.is_answering():
+            return await self.send_error("busy", _("Wait until both answers finish, or press stop."))
+        state = await database_sync_to_async(selectors.resumable_state)(self.participant, battle_id)
+        waited = 0.0
+        while state is not None and state[0] == Battle.Status.ANSWERING and waited < RESUME_WAIT_SECONDS:
+            # The previous socket's disconnect is still storing the cut turn (or another tab is answering).
+            await asyncio.sleep(0.1)
+            waited += 0.1
+            state = await database_sync_to_async(selectors.resumable_state)(self.participant, battle_id)
+        if state is not None and state[0] == Battle.Status.ANSWERING:
+            return await self.send_error("battle_busy", _("The models are answering…"))
+        if state is None or state[0] not in (Battle.Status.OPEN, Battle.Status.READY):
+            # Someone else's, voted, failed or abandoned: all look the same from here.
+            return await self.send_error("not_resumable", _("This conversation is closed. Start a new battle."))
+        status, rows = state
+        turns: dict[int, dict] = {}
+        for turn, role, side, text, finish_reason in rows:
+            entry = turns.setdefault(turn, {"turn": turn, "prompt": "", "answers": {}})
+            if role == Message.Role.USER:
+                entry["prompt"] = text
+            elif side in SIDES:
+                entry["answers"][side] = {"text": text, "finish_reason": finish_reason}
+        answers = [answer for entry in turns.values() for answer in entry["answers"].values()]
+        htmls = await asyncio.gather(*(render_answer(answer.pop("text")) for answer in answers))
+        for answer, html in zip(answers, htmls):
+            answer["html"] = html
+        self.battle_id = battle_id
+        await self.send_json({
+            "type": "resumed", "battle": str(battle_id), "status": status,
+            "can_vote": status == Battle.Status.READY, "turns": [turns[turn] for turn in sorted(turns)],
+        })
+
     async def on_prompt(self, content):
         if self.is_answering():
             return await self.send_error("busy", _("Wait until both answers finish, or press stop."))
         try:
-            text = await database_sync_to_async(services.check_prompt)(
-                participant=self.participant, text=content.get("text"))
-            if self.battle_id is None:
-                battle = await database_sync_to_async(services.start_battle)(participant=self.participant)
-                self.battle_id = battle.pk
-                await self.send_json({"type": "battle", "battle": str(battle.pk)})
-            plan = await database_sync_to_async(services.begin_turn)(
-                battle_id=self.battle_id, participant=self.participant, text=text)
+            # One transaction: account check, rate limit (under the participant's row lock), battle, prompt.
+            accepted = await database_sync_to_async(services.submit_prompt)(
+                participant=self.participant, battle_id=self.battle_id, text=content.get("text"))
         except services.ArenaError as error:
-            return await self.send_error(error.code, str(error.message))
+            await self.send_error(error.code, str(error.message))
+            if error.code == "account_gone":
+                await self.close(code=ACCOUNT_GONE)
+            return
+        if accepted.new_battle:
+            self.battle_id = accepted.battle_id
+            await self.send_json({"type": "battle", "battle": str(accepted.battle_id)})
+        plan = accepted.plan
         await self.send_json({"type": "turn_start", "turn": plan.turn})
         self.turn_task = asyncio.create_task(self.run_turn(self.battle_id, plan))
 
@@ -115,7 +238,9 @@ class BattleConsumer(AsyncJsonWebsocketConsumer):
                                                   "model_b__base_model").get(pk=battle_id)
         )()
         messages = {"A": plan.messages_a, "B": plan.messages_b}
-        sides = {side: asyncio.create_task(self.stream_side(battle, side, plan.turn, messages[side])) for side in SIDES}
+        streamed: dict[str, str] = {}  # side -> what it had streamed when it ended (a disconnect included)
+        sides = {side: asyncio.create_task(self.stream_side(battle, side, plan.turn, messages[side], streamed))
+                 for side in SIDES}
         failure = None
         cancelled = False
         try:
@@ -133,6 +258,13 @@ class BattleConsumer(AsyncJsonWebsocketConsumer):
                 task.cancel()
         results = await asyncio.gather(*sides.values(), return_exceptions=True)
         failure = failure or next((r for r in results if isinstance(r, client.EndpointError)), None)
+        if self.gone and cancelled and failure is None:
+            # Cut by a disconnect: votable (and resumable) only if both sides had started answering.
+            if all(streamed.get(side) for side in SIDES):
+                await database_sync_to_async(services.finish_turn)(battle_id=battle_id)
+            else:
+                await database_sync_to_async(services.abandon_battle)(battle_id=battle_id)
+            return
         with translation.override(self.language):
             status = await database_sync_to_async(services.finish_turn)(
                 battle_id=battle_id, failed=failure is not None, reason=str(failure or ""),
@@ -142,15 +274,15 @@ class BattleConsumer(AsyncJsonWebsocketConsumer):
                     message = _("One of the models is not available right now. Start a new battle to try another pair.")
                 else:
                     message = _("One of the models stopped answering. This battle cannot be voted; start a new one.")
-                await self.send_error("model_failed", message)
-            await self.send_json({
+                await self.relay({"type": "error", "code": "model_failed", "message": message})
+            await self.relay({
                 "type": "turn_done", "status": status, "stopped": cancelled,
                 "can_vote": status == Battle.Status.READY,
             })
         if failure is not None:
             self.battle_id = None  # the next prompt starts a fresh pair
 
-    async def stream_side(self, battle, side: str, turn: int, messages: list[dict]):
+    async def stream_side(self, battle, side: str, turn: int, messages: list[dict], streamed: dict | None = None):
         model = battle.model_for(side)
         snapshot = battle.snapshot_for(side)
         stats = client.StreamStats()
@@ -164,8 +296,9 @@ class BattleConsumer(AsyncJsonWebsocketConsumer):
                 first_token_timeout=settings.ARENA["FIRST_TOKEN_TIMEOUT"],
                 token_timeout=settings.ARENA["TOKEN_TIMEOUT"],
                 retries=settings.ARENA["CONNECT_RETRIES"],
+                max_chars=settings.ARENA["ANSWER_MAX_CHARS"],  # stored and relayed; "length" at the cap
             ):
-                await self.send_json({"type": "delta", "side": side, "text": delta})
+                await self.relay({"type": "delta", "side": side, "text": delta})
         except client.EndpointError as exc:
             error = str(exc)
             logger.warning("battle %s side %s: endpoint %s failed: %s", battle.pk, side, model.pk, exc)
@@ -176,18 +309,28 @@ class BattleConsumer(AsyncJsonWebsocketConsumer):
             error = f"{type(exc).__name__}: {exc}"
             raise client.EndpointError(error, before_first_token=stats.ttft_ms is None) from exc
         except asyncio.CancelledError:
-            stats.finish_reason = stats.finish_reason or "cancelled"
+            stats.finish_reason = stats.finish_reason or ("disconnected" if self.gone else "cancelled")
             raise
         finally:
+            if streamed is not None:
+                streamed[side] = stats.text
             await asyncio.shield(database_sync_to_async(services.record_answer)(
                 battle_id=battle.pk, turn=turn, side=side, content=stats.text,
                 finish_reason=stats.finish_reason or ("error" if error else "cancelled"), error=error,
                 token_count=stats.token_count, ttft_ms=stats.ttft_ms, duration_ms=stats.duration_ms,
             ))
-        await self.send_json({
-            "type": "side_done", "side": side, "finish_reason": stats.finish_reason,
-            "html": render_markdown(stats.text),
-        })
+        html = await render_answer(stats.text)  # in a worker thread, time-bounded
+        await self.relay({"type": "side_done", "side": side, "finish_reason": stats.finish_reason, "html": html})
+
+    async def relay(self, frame: dict):
+        """Send a frame of a turn in flight. A socket already closed is the volunteer's disconnect, never
+        a model's failure: nothing more is sent, and disconnect() ends the turn by the disconnect rule."""
+        if self.gone:
+            return
+        try:
+            await self.send_json(frame)
+        except (OSError, RuntimeError):  # uvicorn: ClientDisconnected, or a send after the close
+            self.gone = True
 
     async def send_error(self, code: str, message: str):
         await self.send_json({"type": "error", "code": code, "message": message})

@@ -5,14 +5,14 @@ from collections.abc import Iterable
 
 from arena import transcripts
 from arena.jsonio import loads
-from arena.models import Battle, ConsentText, Message, Participant, Vote
+from arena.models import Battle, ConsentText, ExportJob, Message, Participant, Vote
 from arena.vocabulary import SIDES
 
 
 def participant_for(user) -> Participant | None:
     if not getattr(user, "is_authenticated", False):
         return None
-    return Participant.objects.filter(user=user, deleted_at__isnull=True).first()
+    return Participant.objects.filter(user=user, user__is_active=True, deleted_at__isnull=True).first()
 
 
 def active_consent() -> ConsentText | None:
@@ -111,8 +111,28 @@ def participant_data(participant: Participant) -> dict:
     }
 
 
+def export_jobs_for(user, limit: int = 20) -> list[ExportJob]:
+    """The researcher's own queued exports, newest first (nobody sees another's)."""
+    return list(ExportJob.objects.filter(requested_by=user).order_by("-created_at")[:limit])
+
+
+def export_job_for(user, job_id) -> ExportJob | None:
+    """One of the researcher's own exports, or None (also for someone else's)."""
+    return ExportJob.objects.filter(pk=job_id, requested_by=user).first()
+
+
 def leaderboard_scores(dimension: str = "overall") -> dict[str, float]:
     """Bradley–Terry scores by public name (the evaluation app correlates benchmarks with these)."""
     from arena import ranking
 
     return ranking.leaderboard_scores(dimension)
+
+
+def resumable_state(participant: Participant, battle_id) -> tuple[str, list[tuple]] | None:
+    """(status, messages as (turn, role, side, content, finish_reason)) of the participant's battle, or None."""
+    battle = Battle.objects.filter(pk=battle_id, participant=participant).first()
+    if battle is None:
+        return None
+    rows = battle.messages.order_by("turn", "role", "side").values_list(
+        "turn", "role", "side", "content", "finish_reason")
+    return battle.status, list(rows)

@@ -1,4 +1,4 @@
-"""Celery tasks: vote quality checks and the throttled leaderboard refresh.
+"""Celery tasks: vote quality checks, the throttled leaderboard refresh, and big research exports.
 
 Thin: each task hands the current fit to the quality checks and tells the ranking its data
 changed. Dependencies point one way: tasks -> quality, ranking (neither imports this module);
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from arena import quality, ranking
+from arena import quality, ranking, services
 from arena.models import ArenaConfig, Vote
 
 
@@ -37,6 +37,13 @@ def recheck_votes(vote_ids: list[int] | None = None) -> int:
     checked = quality.recheck_votes(ids, config=config, theta=ranking.current_strengths(config.both_bad_as_tie))
     votes_changed()
     return checked
+
+
+@shared_task(name="arena.run_export")
+def run_export(job_id: str) -> str:
+    """Build a Researchers-page export too big for the request (services.run_export_job); its final status."""
+    job = services.run_export_job(job_id=job_id)
+    return job.status if job is not None else "missing"
 
 
 def votes_changed() -> bool:

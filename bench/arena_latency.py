@@ -39,8 +39,11 @@ PROMPT = "Kaixo! Zein da Euskal Herriko mendirik altuena?"
 
 
 def start_web(port: int) -> subprocess.Popen:
+    from arena.consumers import websocket_max_size
+
     process = subprocess.Popen([sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1",
-                                "--port", str(port), "--log-level", "error"], cwd=ROOT, env=dict(os.environ))
+                                "--port", str(port), "--log-level", "error", "--ws-max-size", str(websocket_max_size())],
+                               cwd=ROOT, env=dict(os.environ))
     import httpx
 
     for _ in range(200):

@@ -23,3 +23,6 @@ application = ProtocolTypeRouter(
         "websocket": SameOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )
+from config.loop_lag import instrument  # noqa: E402  (a no-op unless ARENA_LOOP_LAG_FILE is set)
+
+application = instrument(application)

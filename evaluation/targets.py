@@ -8,7 +8,6 @@ pre-flight check of an endpoint target, so a run fails before any work with a me
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -113,12 +112,16 @@ def resolve_target(model: str, backend: str = "auto", *, base_url: str = "", ser
 
 
 def auth_header(target: Target) -> dict:
+    """The endpoint's Authorization header, read through the registry's one key reader (and its allow-list)."""
+    from models_serving.client import Endpoint, EndpointError
+
     if not target.api_key_env:
         return {}
-    key = os.environ.get(target.api_key_env, "")
-    if not key:
-        raise EvaluationError(f"environment variable {target.api_key_env} (API key of {target.label}) is not set")
-    return {"Authorization": f"Bearer {key}"}
+    endpoint = Endpoint(base_url=target.base_url, served_name=target.served_name, api_key_env=target.api_key_env)
+    try:
+        return {"Authorization": f"Bearer {endpoint.api_key()}"}
+    except EndpointError as exc:
+        raise EvaluationError(f"{exc} (API key of {target.label})") from exc
 
 
 def check_endpoint(target: Target, timeout: float = 10.0) -> dict:

@@ -11,7 +11,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from models_serving import launcher, live_stats, services, tasks, trial
+from models_serving import launcher, live_stats, services, tasks, trial, validation
 from models_serving.forms import ServedModelAdminForm
 from models_serving.models import ModelServer, ServedModel
 from models_serving.vllm_process import log_tail
@@ -48,6 +48,13 @@ class ServedModelAdmin(admin.ModelAdmin):
         (_("Health"), {"fields": ("health", "last_health_check", "last_error", "server_link",
                                   "created_at", "updated_at")}),
     )
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if db_field.name == "api_key_env" and field is not None:
+            # Which variables the operator allows, before anyone types one (the form refuses the others).
+            field.help_text = format_html("{}<br>{}", field.help_text, validation.allowed_key_envs_text())
+        return field
 
     # ------------------------------------------------------------ list columns
 

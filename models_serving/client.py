@@ -16,7 +16,24 @@ from dataclasses import dataclass, field
 
 import httpx
 import openai
+from django.conf import settings
 from openai import AsyncOpenAI
+
+# Variables the site reads for its own secrets and connections: never an endpoint's key, whatever
+# MODELS_SERVING allows (a mistaken prefix or list must not send them to a server an admin chose).
+SITE_SECRETS = frozenset({
+    "DJANGO_SECRET_KEY", "DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND",
+    "ARENA_EXPORT_SALT",
+})
+
+
+def key_env_allowed(name: str) -> bool:
+    """Whether the operator allows the environment variable ``name`` to hold an endpoint's API key:
+    ``MODELS_SERVING["API_KEY_ENV_PREFIX"]`` + something, or a name in ``MODELS_SERVING["API_KEY_ENVS"]``."""
+    serving = settings.MODELS_SERVING
+    prefix = serving["API_KEY_ENV_PREFIX"]
+    by_prefix = bool(prefix) and name.startswith(prefix) and len(name) > len(prefix)
+    return name not in SITE_SECRETS and (by_prefix or name in serving["API_KEY_ENVS"])
 
 
 @dataclass(frozen=True)
@@ -29,6 +46,10 @@ class Endpoint:
 
     def api_key(self) -> str:
         if self.api_key_env:
+            # Checked at use too, so an entry stored before the allow-list (or edited in the DB) cannot leak.
+            if not key_env_allowed(self.api_key_env):
+                raise EndpointError(f"environment variable {self.api_key_env} may not hold an API key (allowed: "
+                                    f"MODELS_SERVING API_KEY_ENV_PREFIX / API_KEY_ENVS)", before_first_token=True)
             key = os.environ.get(self.api_key_env, "")
             if not key:
                 raise EndpointError(f"environment variable {self.api_key_env} is not set", before_first_token=True)
@@ -115,12 +136,17 @@ async def stream_chat(
     first_token_timeout: float = 60.0,
     token_timeout: float = 30.0,
     retries: int = 1,
+    max_chars: int | None = None,
 ) -> AsyncIterator[str]:
-    """Yield text deltas as they arrive. Raises EndpointError on failure (see ``before_first_token``)."""
+    """Yield text deltas as they arrive. Raises EndpointError on failure (see ``before_first_token``).
+
+    With ``max_chars``, at most that many characters are yielded: the response is closed at the cap
+    (an endpoint may ignore ``max_tokens``) and ``stats.finish_reason`` is ``"length"``."""
     stats = stats if stats is not None else StreamStats()
     started = time.monotonic()
     attempt = 0
     while True:
+        stream = None
         try:
             stream = await _client(endpoint, token_timeout).chat.completions.create(
                 model=endpoint.served_name, messages=messages, stream=True,
@@ -131,6 +157,7 @@ async def stream_chat(
             first = await asyncio.wait_for(_next_with_text(iterator, stats), timeout=first_token_timeout)
             break
         except (openai.APIError, httpx.HTTPError, asyncio.TimeoutError, OSError) as exc:
+            await _close(stream)
             attempt += 1
             if attempt > retries:
                 raise EndpointError(_describe(exc), before_first_token=True) from exc
@@ -139,19 +166,26 @@ async def stream_chat(
         stats.duration_ms = int((time.monotonic() - started) * 1000)
         return
     stats.ttft_ms = int((time.monotonic() - started) * 1000)
-    stats.text_parts.append(first)
-    yield first
+    length = 0
+    delta = first
     try:
-        while True:
-            delta = await asyncio.wait_for(_next_with_text(iterator, stats), timeout=token_timeout)
-            if delta is None:
+        while delta is not None:
+            if max_chars is not None and length + len(delta) >= max_chars:
+                delta = delta[:max_chars - length]
+                stats.finish_reason = "length"  # whatever the endpoint would have said: we stopped reading
+                if delta:
+                    stats.text_parts.append(delta)
+                    yield delta
                 break
+            length += len(delta)
             stats.text_parts.append(delta)
             yield delta
+            delta = await asyncio.wait_for(_next_with_text(iterator, stats), timeout=token_timeout)
     except (openai.APIError, httpx.HTTPError, asyncio.TimeoutError, OSError) as exc:
         raise EndpointError(_describe(exc), before_first_token=False) from exc
     finally:
         stats.duration_ms = int((time.monotonic() - started) * 1000)
+        await _close(stream)  # at the cap, on an error or when the reader stops: free the connection
 
 
 async def _next_with_text(iterator, stats: StreamStats) -> str | None:
@@ -169,6 +203,16 @@ async def _next_with_text(iterator, stats: StreamStats) -> str | None:
             stats.chunks += 1
             return text
     return None
+
+
+async def _close(stream) -> None:
+    """Close a response that may not have been read to its end; never masks the error being handled."""
+    if stream is None:
+        return
+    try:
+        await stream.close()
+    except Exception:  # noqa: BLE001 - the connection is being dropped anyway
+        pass
 
 
 def _describe(exc: BaseException) -> str:

@@ -21,7 +21,7 @@ from django.utils import timezone
 from models_serving import selectors, services
 from models_serving.client import Endpoint, EndpointError, ListingError, listed_models
 from models_serving.models import ModelServer, ServedModel
-from models_serving.plan import ServerPlan, ServingDefaults, desired_servers, reuse
+from models_serving.plan import ServerPlan, ServingDefaults, desired_servers, restart_backoff, restart_is_due, reuse
 from models_serving.vllm_process import (
     ServerStartError, VLLMServer, VLLMServerSpec, free_port, log_tail, pid_is_server, port_is_free,
     stop_process_group,
@@ -128,10 +128,12 @@ def stop_all() -> list[str]:
 # ---------------------------------------------------------------- the plan
 
 def apply_plan(defaults: ServingDefaults | None = None, *, wait: bool = True, timeout: float | None = None,
-               base_ids: list[int] | None = None) -> ApplyReport:
+               base_ids: list[int] | None = None, backoff: bool = False) -> ApplyReport:
     """Make the running servers match the registry; with ``wait``, block until new ones answer /health.
 
-    ``base_ids`` limits the work to those bases' servers (the admin's adapter activation)."""
+    ``base_ids`` limits the work to those bases' servers (the admin's adapter activation). With
+    ``backoff`` (the watcher), a server that failed is restarted only once ``restart_is_due``; an
+    operator's own ``serve_models`` run restarts it at once."""
     defaults = defaults or ServingDefaults.from_settings()
     report = ApplyReport()
     with plan_lock():
@@ -151,6 +153,10 @@ def apply_plan(defaults: ServingDefaults | None = None, *, wait: bool = True, ti
                 reason = decision.restart_reason or "an adapter could not be loaded at run time"
                 report.add(plan.served_name, "restart", reason)
                 stop_server(record, f"restarting: {reason}")
+            elif backoff and record is not None and not restart_is_due(record):
+                report.add(plan.served_name, "wait",
+                           f"restart after {restart_backoff(record.failures):.0f}s backoff ({record.failures} failed)")
+                continue
             _start(plan, record, report)
         for record in records.values():  # bases the plan no longer needs
             if record.is_live:
@@ -185,6 +191,7 @@ def _start(plan: ServerPlan, record: ModelServer | None, report: ApplyReport) ->
         server = VLLMServer(spec, log_path).start()
     except (ServerStartError, OSError) as exc:
         record.port, record.pid, record.status, record.last_error = spec.port, None, ModelServer.Status.FAILED, str(exc)
+        record.stopped_at, record.failures = timezone.now(), record.failures + 1
         record.save()
         services.point_models_at(server=record, plan=plan)
         services.mark_servers_models_unhealthy(server=record, error=f"server could not start: {exc}")
@@ -256,8 +263,8 @@ def wait_until_ready(record_ids: list[int], *, timeout: float, report: ApplyRepo
         if pending and time.monotonic() > deadline:
             for record in ModelServer.objects.filter(pk__in=pending):
                 stop_server(record, f"not healthy after {timeout:.0f}s")
-                record.status = ModelServer.Status.FAILED
-                record.save(update_fields=["status"])
+                record.status, record.failures = ModelServer.Status.FAILED, record.failures + 1
+                record.save(update_fields=["status", "failures"])
                 services.mark_servers_models_unhealthy(server=record,
                                                        error=f"server not healthy after {timeout:.0f}s")
                 if report is not None:
@@ -277,15 +284,17 @@ def refresh(record: ModelServer) -> str:
         tail = log_tail(record.log_path)
         record.status = ModelServer.Status.FAILED
         record.stopped_at = timezone.now()
+        record.failures += 1
         record.last_error = f"server process exited:\n{tail}"[:4000]
-        record.save(update_fields=["status", "stopped_at", "last_error"])
+        record.save(update_fields=["status", "stopped_at", "last_error", "failures"])
         services.mark_servers_models_unhealthy(server=record, error="server process exited")
         return record.status
     if record.status == ModelServer.Status.STARTING and _get(f"{root}/health") is None:
         record.status = ModelServer.Status.RUNNING
         record.ready_at = timezone.now()
         record.start_seconds = (record.ready_at - record.started_at).total_seconds()
-        record.save(update_fields=["status", "ready_at", "start_seconds"])
+        record.failures = 0
+        record.save(update_fields=["status", "ready_at", "start_seconds", "failures"])
         listed = _listed_names(f"{root}/v1")
         for model in selectors.models_of(record):
             if model.served_name in listed:

@@ -145,6 +145,8 @@ class ModelServer(models.Model):
     stopped_at = models.DateTimeField(_("stopped at"), null=True, blank=True)
     start_seconds = models.FloatField(_("start time (s)"), null=True, blank=True)
     last_error = models.TextField(_("last error"), blank=True)
+    # Starts in a row that failed or died before serving; sets the watcher's restart backoff.
+    failures = models.PositiveIntegerField(_("failures in a row"), default=0)
 
     class Meta:
         ordering = ["served_name"]

@@ -9,6 +9,8 @@ import shlex
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from django.conf import settings
+from django.utils import timezone
 from django.utils.text import slugify
 
 from models_serving.checkpoints import MAX_LORA_RANK, adapter_rank
@@ -36,8 +38,6 @@ class ServingDefaults:
 
     @classmethod
     def from_settings(cls, **overrides) -> "ServingDefaults":
-        from django.conf import settings
-
         conf = settings.MODELS_SERVING
         values = {
             "host": conf["HOST"],
@@ -199,3 +199,18 @@ def reuse(plan: ServerPlan, *, flags: dict, loaded: dict, port: int, live: bool)
             return Reuse(restart_reason=f"adapter rank {plan.max_lora_rank} exceeds the server's "
                                         f"{flags.get('max_lora_rank')}")
     return Reuse(to_load=to_load, to_unload=to_unload)
+
+
+def restart_backoff(failures: int) -> float:
+    """Seconds to wait before restarting a server that failed ``failures`` times in a row."""
+    if failures <= 0:
+        return 0.0
+    conf = settings.MODELS_SERVING
+    return min(conf["RESTART_BACKOFF"] * 2 ** (failures - 1), conf["RESTART_BACKOFF_MAX"])
+
+
+def restart_is_due(record) -> bool:
+    """A crashed server (a ModelServer record) may be restarted once its backoff has passed since it was found dead."""
+    if record.status != "failed" or record.stopped_at is None:
+        return True
+    return (timezone.now() - record.stopped_at).total_seconds() >= restart_backoff(record.failures)

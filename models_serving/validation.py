@@ -7,13 +7,15 @@ Messages are the form's (translated); checkpoint messages come from ``checkpoint
 from __future__ import annotations
 
 import re
+import time
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from models_serving import checkpoints
-from models_serving.client import Endpoint, EndpointError, ListingError, listed_models
+from models_serving.client import Endpoint, EndpointError, ListingError, key_env_allowed, listed_models
 from models_serving.models import ModelServer, ServedModel
 from models_serving.plan import served_name_for, split_args
 from models_serving.vllm_process import port_is_free
@@ -22,6 +24,9 @@ ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
 VLLM_KINDS = (ServedModel.Kind.VLLM_BASE, ServedModel.Kind.VLLM_LORA)
 SERVER_FIELDS = ("server_port", "server_extra_args", "server_dtype", "server_max_model_len", "server_gpu_memory",
                  "server_tensor_parallel")
+
+# Seconds the registration check waits for an endpoint's /models, and the least time a failing check takes.
+LISTING_TIMEOUT = 5.0
 
 Errors = dict[str, list[str]]
 
@@ -60,6 +65,8 @@ def _check_common(model: ServedModel, errors: Errors) -> None:
         # Whatever was typed is not echoed back: it may be the key itself.
         _add(errors, "api_key_env", _("Enter the NAME of an environment variable (letters, digits, _), "
                                       "never the API key itself."))
+    elif model.api_key_env and not key_env_allowed(model.api_key_env):
+        _add(errors, "api_key_env", allowed_key_envs_text())
     try:
         split_args(model.server_extra_args)
     except ValueError as exc:
@@ -133,29 +140,33 @@ def _check_external(model: ServedModel, errors: Errors) -> None:
     if errors:
         return
     env = model.api_key_env
+    started = time.monotonic()
     try:
-        listed = listed_models(Endpoint(base_url=url, served_name=model.served_name, api_key_env=env))
-    except EndpointError:
+        listed = listed_models(Endpoint(base_url=url, served_name=model.served_name, api_key_env=env),
+                               timeout=LISTING_TIMEOUT)
+    except EndpointError:  # decided here, before any request: the variable is unset
         _add(errors, "api_key_env", _("The environment variable %(env)s is not set on this server.") % {"env": env})
         return
-    except ListingError as exc:
-        if exc.status_code is None:
-            _add(errors, "endpoint_url", _("Could not reach %(url)s/models: %(error)s")
-                 % {"url": url, "error": type(exc.__cause__).__name__})
-            return
-        if exc.status_code in (401, 403):
-            _add(errors, "api_key_env", _("The endpoint refused the key in %(env)s (HTTP %(code)s).")
-                 % {"env": env or "-", "code": exc.status_code})
-            return
-        if exc.status_code != 200:
-            _add(errors, "endpoint_url", _("%(url)s/models answered HTTP %(code)s.")
-                 % {"url": url, "code": exc.status_code})
-            return
-        listed = set()  # answered, but not with a model list
+    except ListingError:
+        listed = set()
     if model.served_name not in listed:
-        # The periodic health check requires the same, so this would be unhealthy at once.
-        _add(errors, "served_name", _("%(url)s/models does not list %(name)s.")
+        # One message, after one delay, whatever happened: refused, timed out, any HTTP status, no model
+        # list, or a list without the name. Registry staff may type any URL; telling these apart (or
+        # answering a refused port sooner) would let them map which ports of which hosts this server reaches.
+        # The periodic health check requires the name listed, so such a model would be unhealthy at once.
+        time.sleep(max(0.0, started + LISTING_TIMEOUT - time.monotonic()))
+        _add(errors, "endpoint_url", _("%(url)s/models did not answer a model list naming %(name)s. Check the URL, "
+                                       "the served name and the API key's variable.")
              % {"url": url, "name": model.served_name})
+
+
+def allowed_key_envs_text() -> str:
+    """Which environment variables may hold API keys, as the form says it (the operator's settings)."""
+    prefix = settings.MODELS_SERVING["API_KEY_ENV_PREFIX"]
+    if prefix:
+        return str(_("Only variables the operator allowed may hold API keys: names starting with %(prefix)s, "
+                     "or listed in ARENA_MODEL_KEY_ENVS.") % {"prefix": prefix})
+    return str(_("Only variables the operator allowed may hold API keys: those listed in ARENA_MODEL_KEY_ENVS."))
 
 
 def _check_served_name(model: ServedModel, errors: Errors) -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 
-from models_serving.plan import DEFAULT_LORA_RANK, ServingDefaults
+from models_serving.plan import DEFAULT_LORA_RANK, ServingDefaults, restart_backoff
 
 ENGINE_FAILURE_MARKERS = (b"EngineCore failed to start", b"WorkerProc initialization failed")
 
@@ -236,3 +236,36 @@ class VLLMServer:
             except ProcessLookupError:
                 pass
             self.process.wait(timeout=timeout)
+
+
+class Supervisor:
+    """Keeps one VLLMServer running: when its process exits, starts it again on the same port after
+    the watcher's backoff (``plan.restart_backoff``), as ``serve_models --watch`` does for its servers.
+    Used where no watcher runs (the demo). Call ``tick()`` about once a second."""
+
+    def __init__(self, server: VLLMServer):
+        self.server = server
+        self.failures = 0
+        self.restart_at: float | None = None
+
+    def tick(self, now: float | None = None) -> str:
+        """One look at the process: "running", "died", "waiting" (backoff) or "restarted"."""
+        now = time.monotonic() if now is None else now
+        if self.restart_at is None and not self.server.exited():
+            if self.failures and self.server.is_healthy():
+                self.failures = 0  # back for good: the next death waits the shortest backoff again
+            return "running"
+        if self.restart_at is None:
+            self.failures += 1
+            self.restart_at = now + restart_backoff(self.failures)
+            return "died"
+        if now < self.restart_at:
+            return "waiting"
+        try:
+            self.server = VLLMServer(self.server.spec, self.server.log_path).start()
+        except (ServerStartError, OSError):
+            self.failures += 1
+            self.restart_at = now + restart_backoff(self.failures)
+            return "waiting"
+        self.restart_at = None
+        return "restarted"

@@ -98,3 +98,41 @@ def fresh_ranking_cache():
     cache.delete_many(keys)
     yield
     cache.delete_many(keys)
+
+
+@pytest.fixture
+def live_server_asgi(transactional_db):
+    """The project's real ASGI application (HTTP + WebSocket) on uvicorn in a thread."""
+    from models_serving.vllm_process import free_port
+    from tests.support.live_asgi import LiveASGIServer
+
+    server = LiveASGIServer(free_port()).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def browser():
+    """Debian's Chromium through Playwright (``playwright install`` cannot download a browser here)."""
+    import shutil
+
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=shutil.which("chromium") or "/usr/bin/chromium", headless=True,
+            args=["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def own_redis():
+    """A redis-server of the test's own on a free port, which the test may kill and restart."""
+    from tests.support.redis_server import OwnRedis
+
+    server = OwnRedis().start()
+    yield server
+    server.kill()

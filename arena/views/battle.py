@@ -1,5 +1,8 @@
+import logging
+
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.db import InterfaceError, OperationalError
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -7,8 +10,9 @@ from django.views.decorators.http import require_POST
 
 from arena import selectors, services, tasks
 from arena.forms import VoteForm
-from arena.models import Battle
+from arena.models import Battle, Vote
 
+logger = logging.getLogger(__name__)
 
 @login_required
 def battle_page(request):
@@ -24,6 +28,7 @@ def battle_page(request):
             "voteNow": _("Both answers are complete. Vote, or keep the conversation going."),
             "stopped": _("Stopped."),
             "disconnected": _("Connection lost. Reload the page to continue."),
+            "signedOut": _("You are no longer logged in. Log in again to continue."),
             "thanks": _("Thank you for your vote!"),
             "temperature": _("temperature"),
         },
@@ -49,7 +54,20 @@ def vote(request, battle_id):
     except Battle.DoesNotExist:
         return JsonResponse({"error": "not_found", "message": _("This battle does not exist.")}, status=404)
     except services.ArenaError as error:
-        status = 403 if error.code == "not_yours" else 409
-        return JsonResponse({"error": error.code, "message": str(error.message)}, status=status)
+        if error.code == "already_voted" and _is_repeat(battle_id, participant, form.cleaned_data):
+            pass  # a retry of a vote that was stored (its answer lost on the way): answer it again
+        else:
+            status = 403 if error.code == "not_yours" else 409
+            return JsonResponse({"error": error.code, "message": str(error.message)}, status=status)
+    except (OperationalError, InterfaceError):
+        # The database went away mid-vote: the transaction stored all of it or nothing, so a retry is safe.
+        logger.warning("vote on battle %s not stored: database unavailable", battle_id, exc_info=True)
+        return JsonResponse({"error": "retry", "message": _("Your vote could not be stored just now. Try again.")},
+                            status=503)
     battle = Battle.objects.select_related("model_a", "model_b").get(pk=battle_id)
     return JsonResponse({"status": "voted", "reveal": selectors.reveal(battle)})
+
+
+def _is_repeat(battle_id, participant, choices: dict) -> bool:
+    """Is the stored vote on this battle this participant's, with these same answers?"""
+    return Vote.objects.filter(battle_id=battle_id, participant=participant, **choices).exists()

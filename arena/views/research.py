@@ -1,8 +1,12 @@
-"""Researchers page and the streamed preference-data download (issue #5).
+"""Researchers page, the preference-data export (issue #5) and the researcher's queued exports.
 
-Both need the ``arena.export_votes`` permission (the "researchers" group). The download is a GET
-with the same fields as ``manage.py export_votes`` (validated by the same ``ExportForm``), so a
-researcher can also fetch it with curl. It streams a zip: data file, flags.jsonl, manifest.json.
+All need the ``arena.export_votes`` permission (the "researchers" group). An export is a POST with
+the CSRF token (the page's form; GET only shows the form), with the same fields as
+``manage.py export_votes`` (validated by the same ``ExportForm``), so another site cannot start one
+in a researcher's browser. Up to ``ARENA["EXPORT_INLINE_MAX_VOTES"]`` matching votes it streams at
+once: a zip with the data file, flags.jsonl, manifest.json. A bigger one is queued as a Celery task
+(``arena.tasks.run_export``) that writes the zip under ``DATA_DIR/exports``; the page lists the
+researcher's own exports with their progress, and only whoever asked can download one.
 """
 from __future__ import annotations
 
@@ -11,16 +15,21 @@ import time
 from collections.abc import AsyncIterator, Iterator
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.handlers.asgi import ASGIRequest
 from django.db.models import Count, Q
-from django.http import HttpRequest, JsonResponse, StreamingHttpResponse
-from django.shortcuts import render
+from django.http import FileResponse, Http404, HttpRequest, JsonResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_http_methods
 
+from arena import selectors, services, tasks
 from arena.export import Export, ExportConfigurationError, ExportForm
-from arena.models import Vote
+from arena.export.source import matching_votes
+from arena.models import ExportJob, Vote
 
 logger = logging.getLogger(__name__)
 
@@ -31,31 +40,54 @@ def _may_export(request: HttpRequest) -> bool:
     return request.user.is_authenticated and request.user.has_perm(PERMISSION)
 
 
+def _page(request: HttpRequest, form: ExportForm, *, status: int = 200, error: str = ""):
+    totals = Vote.objects.aggregate(votes=Count("id"), flagged=Count("id", filter=Q(excluded=True)))
+    jobs = selectors.export_jobs_for(request.user)
+    return render(request, "arena/research.html", {
+        "form": form, "totals": totals, "jobs": jobs, "error": error,
+        "inline_max": settings.ARENA["EXPORT_INLINE_MAX_VOTES"],
+        "in_progress": any(not job.finished for job in jobs),
+    }, status=status)
+
+
+def _denied(request: HttpRequest):
+    return render(request, "arena/research.html", {"denied": True}, status=403)
+
+
 @require_GET
 def research_page(request: HttpRequest):
     if not request.user.is_authenticated:
         return redirect_to_login(request.get_full_path())
     if not _may_export(request):
-        return render(request, "arena/research.html", {"denied": True}, status=403)
-    totals = Vote.objects.aggregate(votes=Count("id"), flagged=Count("id", filter=Q(excluded=True)))
-    return render(request, "arena/research.html", {"form": ExportForm(), "totals": totals})
+        return _denied(request)
+    return _page(request, ExportForm())
 
 
-@require_GET
+@require_http_methods(["GET", "POST"])
 def research_download(request: HttpRequest):
+    """POST (with the CSRF token, which the middleware checks first): export. GET: the form, nothing else."""
+    if request.method != "POST":
+        return research_page(request)
     if not _may_export(request):
-        return JsonResponse(
-            {"error": _("Exporting needs the 'Can export preference data' permission (the researchers group).")},
-            status=403,
-        )
-    form = ExportForm(request.GET)
+        return _denied(request)
+    form = ExportForm(request.POST)
     if not form.is_valid():
-        return JsonResponse({"error": _("Invalid export request."), "fields": form.error_dict()}, status=400)
+        return _page(request, form, status=400, error=_("Invalid export request."))
+    options = form.to_options()
     try:
-        export = Export(form.to_options())
+        export = Export(options)
     except ExportConfigurationError as exc:
         logger.error("export refused: %s", exc)
-        return JsonResponse({"error": str(exc)}, status=503)
+        return _page(request, form, status=503, error=str(exc))
+    votes = matching_votes(options).count()
+    if votes > settings.ARENA["EXPORT_INLINE_MAX_VOTES"]:
+        job = services.request_export(user=request.user, options=options, matching_votes=votes,
+                                      after_commit=tasks.run_export.delay)
+        logger.info("user %s queued export %s of %d votes: %s", request.user.pk, job.pk, votes, options.describe())
+        messages.info(request, _("This export matches %(votes)d votes, so it is being prepared in the background. "
+                                 "It appears under Your exports with a download link once it is ready.")
+                      % {"votes": votes})
+        return redirect(f"{reverse('arena:research')}#exports")
     logger.info("user %s started export %s", request.user.pk, export.options.describe())
     chunks = _logged(export, request.user.pk)
     # Under ASGI a plain iterator would be read to the end into memory before the first byte is sent.
@@ -64,6 +96,35 @@ def research_download(request: HttpRequest):
     response["Content-Disposition"] = f'attachment; filename="{export.download_name}"'
     response["Cache-Control"] = "no-store"
     response["X-Accel-Buffering"] = "no"  # let a proxy pass chunks through as they come
+    return response
+
+
+def _own_job(request: HttpRequest, job_id) -> ExportJob:
+    """The researcher's own export; anyone else's, or none, is a 404 (its id is not confirmed)."""
+    job = selectors.export_job_for(request.user, job_id) if _may_export(request) else None
+    if job is None:
+        raise Http404
+    return job
+
+
+@require_GET
+def export_job_status(request: HttpRequest, job_id):
+    job = _own_job(request, job_id)
+    return JsonResponse({
+        "id": str(job.pk), "status": job.status, "status_label": job.get_status_display(),
+        "matching_votes": job.matching_votes, "votes_done": job.votes_done, "error": job.error,
+        "download": reverse("arena:export_job_download", args=[job.pk]) if job.status == ExportJob.Status.DONE else None,
+    })
+
+
+@require_GET
+def export_job_download(request: HttpRequest, job_id):
+    job = _own_job(request, job_id)
+    if job.status != ExportJob.Status.DONE or job.path is None or not job.path.is_file():
+        raise Http404
+    response = FileResponse(job.path.open("rb"), as_attachment=True, filename=job.download_name,
+                            content_type="application/zip")
+    response["Cache-Control"] = "no-store"
     return response
 
 

@@ -8,9 +8,11 @@ PostgreSQL, the Redis channel layer and Celery on Redis (or ``CELERY_BROKER_URL`
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.utils.translation import gettext_lazy as _
 
 from config import datapack
@@ -55,6 +57,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
+    "axes",
+    "csp",
     "models_serving",
     "arena",
     "evaluation",
@@ -62,6 +66,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "config.security.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "arena.middleware.BasqueFirstMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -70,6 +75,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes requires: turns a lockout into its page
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -110,15 +116,24 @@ else:
     DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default'].get('NAME') or 'arena'}_{os.getpid()}"}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+def redis_channel_layer(url: str) -> dict:
+    """The channel layer on Redis at ``url``.
+
+    channels_redis waits up to 5 s on BZPOPMIN for each receive; redis-py >= 8 times a read out after
+    5 s by default, which closed every idle socket after 5 s: reads may take longer than that wait."""
+    return {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [{"address": url, "socket_timeout": 15, "socket_connect_timeout": 2}],
+                   "prefix": os.environ.get("CHANNELS_PREFIX", "asgi")},
+    }
+
+
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
-    CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": os.environ.get("CHANNELS_PREFIX", "asgi")},
-        }
-    }
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CHANNEL_LAYERS = {"default": redis_channel_layer(REDIS_URL)}
+    # Degrades (misses, dropped writes) while Redis is down; short timeouts so an outage never hangs a page.
+    CACHES = {"default": {"BACKEND": "config.cache.ResilientRedisCache", "LOCATION": REDIS_URL,
+                          "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2}}}
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
@@ -147,9 +162,44 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# django-axes checks every log-in (the site's and the admin's) before the password does. It needs the
+# request: code that logs users in calls authenticate(request, ...) or login(..., backend=...).
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "arena:battle"
 LOGOUT_REDIRECT_URL = "arena:home"
+
+# Log-in brute force (django-axes, database records): after AXES_FAILURE_LIMIT wrong passwords for one
+# username from one address, that pair is refused (even the right password) on /login/ and /admin/login/.
+AXES_FAILURE_LIMIT = env_int("ARENA_LOGIN_FAILURE_LIMIT", 5)  # failed log-ins that lock a username + address
+# How long a lockout lasts; each further attempt during it starts it again.
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("ARENA_LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]  # one count per username + address pair
+AXES_RESET_ON_SUCCESS = True  # a successful log-in clears that pair's earlier failures
+AXES_LOCKOUT_CALLABLE = "config.security.lockout_response"  # the same log-in page, translated message, HTTP 429
+AXES_CLIENT_IP_CALLABLE = "config.security.client_ip"  # the client's address (TRUSTED_PROXY_COUNT below)
+AXES_DISABLE_ACCESS_LOG = True  # successful log-ins are not recorded; failures are, until their cool-off ends
+# Reverse proxies in front of the site that append the client's address to X-Forwarded-For; the client
+# is the address the outermost one saw. 0: none, the TCP peer (REMOTE_ADDR) is the client. Set it only
+# when the site cannot be reached except through those proxies (else X-Forwarded-For can be forged).
+TRUSTED_PROXY_COUNT = env_int("ARENA_TRUSTED_PROXY_COUNT", 0)
+
+# Content-Security-Policy (django-csp): scripts only from the site's own files (no inline scripts, no
+# inline event handlers), connections only to the site (config.security adds its ws:/wss: origin),
+# no plugins, never framed. Inline style attributes are allowed (leaderboard cells, admin badges).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "connect-src": [SELF],
+        "style-src": [SELF, UNSAFE_INLINE],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
 
 # Basque first; Spanish and English selectable.
 LANGUAGE_CODE = "eu"
@@ -184,6 +234,9 @@ ARENA = {
     "CONNECT_RETRIES": env_int("ARENA_CONNECT_RETRIES", 1),
     # Secret salt for participant hashes in exports (same salt -> same hash across exports).
     "EXPORT_SALT": os.environ.get("ARENA_EXPORT_SALT", ""),  # dev supplies a fixed one; prod requires it
+    # Researchers page: an export matching up to this many votes streams in the request; a bigger one
+    # is built by a Celery task into DATA_DIR/exports and downloaded from the page once ready.
+    "EXPORT_INLINE_MAX_VOTES": env_int("ARENA_EXPORT_INLINE_MAX_VOTES", 20000),
     "DATASET_LICENSE": os.environ.get("ARENA_DATASET_LICENSE", "cc-by-nc-sa-4.0"),  # written in export manifests
     # The code version export manifests record; empty: ``git describe`` of the checkout.
     "CODE_VERSION": os.environ.get("ARENA_CODE_VERSION", ""),
@@ -206,12 +259,21 @@ MODELS_SERVING = {
     "GPU_MEMORY_UTILIZATION": float(os.environ.get("ARENA_VLLM_GPU_MEMORY_UTILIZATION", "0.85")),
     "TENSOR_PARALLEL_SIZE": env_int("ARENA_VLLM_TENSOR_PARALLEL_SIZE", 1),  # GPUs per server
     "EXTRA_ARGS": os.environ.get("ARENA_VLLM_EXTRA_ARGS", ""),  # more vLLM flags, shell-quoted
+    # Environment variables an endpoint's API key may be read from (the admin names one per model):
+    # those whose names start with this prefix ("" = none by prefix) ...
+    "API_KEY_ENV_PREFIX": os.environ.get("ARENA_MODEL_KEY_PREFIX", "ARENA_MODEL_KEY_"),
+    # ... and these exact names, comma-separated. The site's own secrets (DJANGO_SECRET_KEY, ...) never.
+    "API_KEY_ENVS": env_list("ARENA_MODEL_KEY_ENVS", ""),
     # Free LoRA slots beyond the active adapters, so an adapter activated later loads without a restart.
     "LORA_HEADROOM": env_int("ARENA_VLLM_LORA_HEADROOM", 2),
     "CPU_KVCACHE_GIB": env_int("ARENA_VLLM_CPU_KVCACHE_GIB", 1),  # VLLM_CPU_KVCACHE_SPACE on CPU builds
     # Load/unload adapters on a running server (vLLM's runtime LoRA API) instead of restarting it.
     "RUNTIME_LORA_UPDATING": env_bool("ARENA_VLLM_RUNTIME_LORA_UPDATING", True),
     "START_TIMEOUT": float(os.environ.get("ARENA_VLLM_START_TIMEOUT", "600")),  # seconds until /health
+    # ``serve_models --watch`` restarts a dead server after this many seconds, doubling after each
+    # failure in a row, up to RESTART_BACKOFF_MAX.
+    "RESTART_BACKOFF": float(os.environ.get("ARENA_VLLM_RESTART_BACKOFF", "10")),
+    "RESTART_BACKOFF_MAX": float(os.environ.get("ARENA_VLLM_RESTART_BACKOFF_MAX", "600")),
 }
 
 LOGGING = {

@@ -21,6 +21,8 @@ ARENA["EXPORT_SALT"] = _required("ARENA_EXPORT_SALT")
 SERVE_STATIC = env_bool("ARENA_SERVE_STATIC", False)
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# The client's address for the log-in lockout: the one the HTTPS proxy appended to X-Forwarded-For.
+TRUSTED_PROXY_COUNT = env_int("ARENA_TRUSTED_PROXY_COUNT", 1)
 SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True

@@ -128,7 +128,11 @@ def arena_data(db):
     raw = [{"username": u, "email": e, "first": f, "last": lname} for u, e, f, lname, *_ in PEOPLE]
     for person, participant in zip(raw, (ane, jon, miren)):
         person["public_id"] = str(participant.public_id)
-        person["hash"] = participant_hash(participant.public_id)
-    services.delete_participant(participant=miren)  # the account goes; the vote stays under the anonymous hash only
+    # The account goes; the vote stays, re-keyed: a new public id (so a new hash) and a new battle id.
+    services.delete_participant(participant=miren)
+    raw[2]["public_id"] = str(miren.public_id)
+    battles["both_bad"] = miren.battles.get()
+    for person in raw:
+        person["hash"] = participant_hash(person["public_id"])
     with override_settings(ARENA=EXPORT_SETTINGS):
         yield {"battles": battles, "people": raw, "models": (latxa, gemma, llama)}

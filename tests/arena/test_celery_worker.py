@@ -29,7 +29,9 @@ def not_eager():
     app.conf.task_always_eager = previous
 
 
-def test_a_vote_is_checked_and_the_board_refreshed_on_a_worker(fresh_ranking_cache, settings, not_eager):
+@pytest.fixture
+def leaky_battle(fresh_ranking_cache, settings):
+    """A votable battle whose side A names its own model: its vote must come out flagged ``identity_leak``."""
     settings.ARENA = {**settings.ARENA, "LEADERBOARD_BOOTSTRAP_ROUNDS": 50}
     leaky = register_model("Latxa-Leaky", "echo-leaky", "http://127.0.0.1:9/v1", identity_terms="Latxa\nHiTZ")
     other = register_model("Beste-Bat", "echo-other", "http://127.0.0.1:9/v1")
@@ -40,6 +42,11 @@ def test_a_vote_is_checked_and_the_board_refreshed_on_a_worker(fresh_ranking_cac
                            content="Ni Latxa naiz, HiTZ zentroak garatutako eredu bat, eta euskaraz ari naiz.")
     Message.objects.create(battle=battle, turn=0, role="assistant", side="B",
                            content="Kaixo! Euskarazko laguntzaile bat naiz, zer behar duzu gaur?")
+    return participant, battle
+
+
+def test_a_vote_is_checked_and_the_board_refreshed_on_a_worker(leaky_battle, not_eager):
+    participant, battle = leaky_battle
     ran: list[tuple[str, tuple, object]] = []
     refreshed = threading.Event()
 
@@ -61,3 +68,26 @@ def test_a_vote_is_checked_and_the_board_refreshed_on_a_worker(fresh_ranking_cac
     assert [name for name, *_ in ran] == ["arena.process_vote", "arena.refresh_leaderboard"]
     assert vote.excluded and vote.exclusion_reasons == ["identity_leak"]
     assert ranking.get_leaderboard(ranking.VoteFilters()).excluded_by_reason == {"identity_leak": 1}
+
+
+def test_votes_are_stored_while_the_worker_is_down_and_checked_when_it_returns(leaky_battle, not_eager):
+    participant, battle = leaky_battle
+    # No worker runs: the vote is stored and answered; its check waits in the broker's queue.
+    response = logged_in(participant).post(reverse("arena:vote", args=[battle.pk]), VALID)
+    assert response.status_code == 200 and "reveal" in response.json()
+    vote = Vote.objects.get()
+    assert not vote.excluded
+    checked = threading.Event()
+
+    def record(sender=None, **_):
+        if sender.name == "arena.process_vote":
+            checked.set()
+
+    task_postrun.connect(record, weak=False)
+    try:
+        with start_worker(app, perform_ping_check=False, pool="solo", concurrency=1, shutdown_timeout=30):
+            assert checked.wait(timeout=120), "the queued check never ran once the worker was back"
+    finally:
+        task_postrun.disconnect(record)
+    vote.refresh_from_db()
+    assert vote.excluded and vote.exclusion_reasons == ["identity_leak"]

@@ -1,12 +1,15 @@
 """The battle WebSocket (arena/consumers.py), end to end through the ASGI stack, against a fake OpenAI server."""
 from __future__ import annotations
 
+import asyncio
 import json
+import uuid
 
 import pytest
 from channels.db import database_sync_to_async
 from django.test import override_settings
 
+from arena import services
 from arena.models import Battle, Message
 from models_serving.models import ServedModel
 from tests.arena.conftest import collect_turn, connect, make_participant, register_model
@@ -204,4 +207,296 @@ async def test_model_dying_mid_stream_fails_the_battle(db, fake_openai):
     assert error["code"] == "model_failed"
     battle = await database_sync_to_async(Battle.objects.get)()
     assert battle.status == Battle.Status.FAILED
+    await communicator.disconnect()
+
+
+# ---------------------------------------------------------------- crafted frames
+
+async def next_error(communicator, timeout: float = 10) -> dict:
+    """The next error frame, skipping the frames of a turn in flight."""
+    while True:
+        frame = await communicator.receive_json_from(timeout=timeout)
+        if frame["type"] == "error":
+            return frame
+
+
+CRAFTED = [  # (frame, error code): none may break the socket, log a traceback or touch the turn in flight
+    (json.dumps({"type": []}), "unknown_type"),
+    (json.dumps({"type": {}}), "unknown_type"),
+    (json.dumps({"type": None}), "unknown_type"),
+    (json.dumps({"type": 7}), "unknown_type"),
+    (json.dumps({}), "unknown_type"),
+    ("[" * 5000 + "]" * 5000, "frame_too_deep"),  # json.loads alone: RecursionError
+    ('{"type": "prompt", "text": "x", "extra": ' + "[" * 5000, "frame_too_deep"),  # unterminated too
+    (json.dumps({"type": "prompt", "text": "x", "extra": [[[[["deep"]]]]]}), "frame_too_deep"),
+    (json.dumps({"type": "resume", "battle": []}), "not_resumable"),
+    (json.dumps({"type": "resume", "battle": {"$ne": None}}), "not_resumable"),
+    (json.dumps({"type": "resume", "battle": "../../etc"}), "not_resumable"),
+    ("1" * 5000, "bad_frame"),  # an int longer than Python parses
+]
+
+
+async def test_crafted_frames_get_error_frames_and_change_nothing(db, fake_openai, caplog):
+    await database_sync_to_async(register_model)("Motela1", "slow", fake_openai.base_url)
+    await database_sync_to_async(register_model)("Motela2", "slow", fake_openai.base_url, temperature=0.5)
+    participant = await database_sync_to_async(make_participant)()
+    communicator, _, _ = await connect(participant.user)
+    for raw, code in CRAFTED:  # no battle yet
+        await communicator.send_to(text_data=raw)
+        frame = await communicator.receive_json_from(timeout=5)
+        assert frame["type"] == "error" and frame["code"] == code and frame["message"], (raw[:40], frame)
+    assert await database_sync_to_async(Battle.objects.count)() == 0
+    # Brackets inside a string are text, not nesting: this prompt starts a turn.
+    await communicator.send_json_to({"type": "prompt", "text": "[[[[[[[[ {{{{{{ \" ]]]]"})
+    seen = {"A": 0, "B": 0}
+    while min(seen.values()) < 2:
+        frame = await communicator.receive_json_from(timeout=10)
+        assert frame["type"] != "error", frame
+        if frame["type"] == "delta":
+            seen[frame["side"]] += 1
+    for raw, code in CRAFTED:  # while both sides stream
+        await communicator.send_to(text_data=raw)
+        frame = await next_error(communicator)
+        assert frame["code"] == code, (raw[:40], frame)
+    # The turn was still running all along, and still obeys the socket.
+    await communicator.send_json_to({"type": "stop"})
+    frames: list[dict] = []
+    last = await collect_turn(communicator, frames)
+    assert last["type"] == "turn_done" and last["stopped"] is True and last["status"] == "ready"
+    assert await database_sync_to_async(Battle.objects.count)() == 1
+    assert await database_sync_to_async(Message.objects.filter(role="user").count)() == 1
+    assert not [record for record in caplog.records if record.exc_info], "a crafted frame logged a traceback"
+    await communicator.disconnect()
+
+
+def test_a_frame_over_the_size_limit_is_refused_by_uvicorn_itself(echo_models, transactional_db):
+    """Every uvicorn serving the arena is started with ws_max_size just above FRAME_MAX_BYTES: a bigger
+    frame closes the socket (1009) before the consumer ever buffers it; a frame a little over the
+    arena's limit still gets the consumer's error frame."""
+    from django.conf import settings
+    from websockets.asyncio.client import connect as ws_connect
+    from websockets.exceptions import ConnectionClosed
+
+    from arena.consumers import websocket_max_size
+    from models_serving.vllm_process import free_port
+    from tests.arena.conftest import session_cookie
+    from tests.support.live_asgi import LiveASGIServer
+
+    limit = settings.ARENA["FRAME_MAX_BYTES"]
+    assert limit < websocket_max_size() <= limit + 4096
+    cookie = session_cookie(make_participant().user)
+    server = LiveASGIServer(free_port()).start()
+
+    async def exchange(size: int):
+        url = f"ws://127.0.0.1:{server.port}/ws/battle/"
+        headers = {"Cookie": cookie, "Origin": f"http://127.0.0.1:{server.port}"}
+        async with ws_connect(url, additional_headers=headers, max_size=None) as socket:
+            await socket.send(json.dumps({"type": "prompt", "text": "x" * size}))
+            try:
+                return json.loads(await asyncio.wait_for(socket.recv(), 10))
+            except ConnectionClosed as closed:
+                return closed.rcvd.code if closed.rcvd else None
+
+    try:
+        assert asyncio.run(exchange(limit + 10))["code"] == "frame_too_large"
+        assert asyncio.run(exchange(websocket_max_size() + 1)) == 1009
+        assert asyncio.run(exchange(10 * limit)) == 1009
+    finally:
+        server.stop()
+
+
+# ---------------------------------------------------------------- hostile answers
+
+async def test_a_hostile_answer_does_not_block_the_event_loop(db, fake_openai):
+    """20,000 "[" took Python-Markdown 54 s, inside the consumer: every other socket froze meanwhile."""
+    await database_sync_to_async(register_model)("Kakotxak", "brackets-20000", fake_openai.base_url)
+    await database_sync_to_async(register_model)("Ona", "echo-ok", fake_openai.base_url)
+    participant = await database_sync_to_async(make_participant)()
+    communicator, _, _ = await connect(participant.user)
+    loop = asyncio.get_running_loop()
+    gaps: list[float] = []
+    turn_running = True
+
+    async def ticker():
+        last = loop.time()
+        while turn_running:
+            await asyncio.sleep(0.01)
+            gaps.append(loop.time() - last)
+            last = loop.time()
+
+    ticking = asyncio.create_task(ticker())
+    await communicator.send_json_to({"type": "prompt", "text": "Kaixo"})
+    frames: list[dict] = []
+    last = await collect_turn(communicator, frames, timeout=60)
+    turn_running = False
+    await ticking
+    assert last["status"] == "ready"
+    html = [f["html"] for f in frames if f["type"] == "side_done"]
+    assert len(html) == 2 and any("[" * 1000 in h for h in html)
+    assert max(gaps) < 1.0, f"the event loop stood still for {max(gaps):.1f} s"
+    await communicator.disconnect()
+
+
+@override_settings(ARENA={**__import__("django.conf").conf.settings.ARENA, "ANSWER_MAX_CHARS": 5000})
+async def test_an_answer_is_capped_when_the_endpoint_ignores_max_tokens(db, fake_openai):
+    await database_sync_to_async(register_model)("Uholdea", "flood", fake_openai.base_url)
+    await database_sync_to_async(register_model)("Ona", "echo-ok", fake_openai.base_url)
+    participant = await database_sync_to_async(make_participant)()
+    communicator, _, _ = await connect(participant.user)
+    await communicator.send_json_to({"type": "prompt", "text": "Idatzi dena"})
+    frames: list[dict] = []
+    last = await collect_turn(communicator, frames, timeout=30)
+    assert last["status"] == "ready" and last["can_vote"] is True
+    battle = await database_sync_to_async(Battle.objects.select_related("model_a").get)()
+    flood_side = "A" if battle.model_a.served_name == "flood" else "B"
+    relayed = "".join(f["text"] for f in frames if f["type"] == "delta" and f["side"] == flood_side)
+    assert relayed == "x" * 5000
+    done = next(f for f in frames if f["type"] == "side_done" and f["side"] == flood_side)
+    assert done["finish_reason"] == "length"
+    assert max(len(json.dumps(f)) for f in frames) < 5000 + 500
+    stored = await database_sync_to_async(Message.objects.get)(role="assistant", side=flood_side)
+    assert stored.content == "x" * 5000 and stored.finish_reason == "length"
+    # The client stopped reading at the cap: the endpoint's 400 chunks were never all sent.
+    for _ in range(100):
+        if fake_openai.app.state.flood["done"]:
+            break
+        await asyncio.sleep(0.05)
+    assert fake_openai.app.state.flood["done"] and fake_openai.app.state.flood["sent"] < 100
+    await communicator.disconnect()
+
+
+# ---------------------------------------------------------------- resume after a dropped socket
+
+async def drop(communicator) -> None:
+    """The volunteer's connection goes (a closed tab, a phone losing its signal)."""
+    await communicator.disconnect(code=1006, timeout=10)
+
+
+async def wait_for_deltas(communicator, count: int = 2) -> None:
+    seen = {"A": 0, "B": 0}
+    while max(seen.values()) < count:
+        frame = await communicator.receive_json_from(timeout=10)
+        if frame["type"] == "delta":
+            seen[frame["side"]] += 1
+
+
+async def resume(user, battle_id) -> tuple:
+    communicator, connected, _ = await connect(user)
+    assert connected
+    await communicator.send_json_to({"type": "resume", "battle": str(battle_id)})
+    return communicator, await communicator.receive_json_from(timeout=10)
+
+
+async def test_resume_after_a_dropped_socket_restores_the_conversation(echo_models):
+    participant = await database_sync_to_async(make_participant)()
+    communicator, _, _ = await connect(participant.user)
+    frames: list[dict] = []
+    for text in ("Kaixo **lagun**", "Eta bigarrena?"):
+        await communicator.send_json_to({"type": "prompt", "text": text})
+        assert (await collect_turn(communicator, frames))["can_vote"] is True
+    battle_id = next(f["battle"] for f in frames if f["type"] == "battle")
+    await drop(communicator)
+    battle = await database_sync_to_async(Battle.objects.select_related("model_a", "model_b").get)()
+    assert battle.status == Battle.Status.READY  # a dropped socket between turns changes nothing
+
+    communicator, frame = await resume(participant.user, battle_id)
+    assert frame["type"] == "resumed" and frame["battle"] == battle_id
+    assert frame["status"] == "ready" and frame["can_vote"] is True
+    assert [turn["prompt"] for turn in frame["turns"]] == ["Kaixo **lagun**", "Eta bigarrena?"]
+    for number, turn in enumerate(frame["turns"], start=1):
+        assert set(turn["answers"]) == {"A", "B"}
+        for side, answer in turn["answers"].items():
+            assert answer["html"].startswith(f"<p>Erantzuna {number}: ") and answer["finish_reason"] == "stop"
+            assert set(answer) == {"html", "finish_reason"}
+    assert "<strong>lagun</strong>" in frame["turns"][0]["answers"]["A"]["html"]  # the same renderer
+    raw = json.dumps(frame)
+    for secret in identities([battle.model_a, battle.model_b]):
+        assert secret not in raw, f"identity {secret!r} leaked in the resume frame"
+    # A socket resumes once (each resume renders the whole conversation again).
+    await communicator.send_json_to({"type": "resume", "battle": battle_id})
+    assert (await communicator.receive_json_from(timeout=5))["code"] == "not_resumable"
+    # The conversation goes on in the same battle, each side with its own history.
+    await communicator.send_json_to({"type": "prompt", "text": "Hirugarrena"})
+    last = await collect_turn(communicator, frames)
+    assert last["can_vote"] is True and not [f for f in frames if f["type"] == "battle"][1:]
+    answers = await database_sync_to_async(
+        lambda: list(Message.objects.filter(role="assistant", turn=2).values_list("content", flat=True)))()
+    assert len(answers) == 2 and all("aurrekoak=2" in answer for answer in answers)
+    await communicator.disconnect()
+
+
+async def test_a_turn_cut_by_a_disconnect_stays_votable_when_both_sides_had_started(db, fake_openai):
+    await database_sync_to_async(register_model)("Motela1", "slow", fake_openai.base_url)
+    await database_sync_to_async(register_model)("Motela2", "slow", fake_openai.base_url, temperature=0.5)
+    participant = await database_sync_to_async(make_participant)()
+    communicator, _, _ = await connect(participant.user)
+    await communicator.send_json_to({"type": "prompt", "text": "Idatzi asko"})
+    battle_id = (await communicator.receive_json_from(timeout=5))["battle"]
+    seen = {"A": 0, "B": 0}
+    while min(seen.values()) < 2:
+        frame = await communicator.receive_json_from(timeout=10)
+        if frame["type"] == "delta":
+            seen[frame["side"]] += 1
+    await drop(communicator)
+    battle = await database_sync_to_async(Battle.objects.get)()
+    assert battle.status == Battle.Status.READY
+    answers = await database_sync_to_async(lambda: list(Message.objects.filter(role="assistant")))()
+    assert {m.side for m in answers} == {"A", "B"}
+    assert all(m.finish_reason == "disconnected" and 0 < len(m.content) < 2000 * 7 for m in answers)
+
+    communicator, frame = await resume(participant.user, battle_id)
+    assert frame["type"] == "resumed" and frame["can_vote"] is True
+    (turn,) = frame["turns"]
+    assert all(turn["answers"][side]["finish_reason"] == "disconnected" and "hitza0" in turn["answers"][side]["html"]
+               for side in "AB")
+    await communicator.disconnect()
+    await database_sync_to_async(services.cast_vote)(
+        battle_id=battle_id, participant=participant, content="A", language="A", overall="A")
+
+
+async def test_a_turn_cut_before_both_sides_started_abandons_the_battle(db, fake_openai):
+    await database_sync_to_async(register_model)("Motela", "slow", fake_openai.base_url)
+    await database_sync_to_async(register_model)("Berantiarra", "late", fake_openai.base_url)
+    participant = await database_sync_to_async(make_participant)()
+    communicator, _, _ = await connect(participant.user)
+    await communicator.send_json_to({"type": "prompt", "text": "Kaixo"})
+    battle_id = (await communicator.receive_json_from(timeout=5))["battle"]
+    await wait_for_deltas(communicator)  # the slow side streams; the late one has said nothing yet
+    await drop(communicator)
+    battle = await database_sync_to_async(Battle.objects.get)()
+    assert battle.status == Battle.Status.ABANDONED
+    reasons = await database_sync_to_async(
+        lambda: set(Message.objects.filter(role="assistant").values_list("finish_reason", flat=True)))()
+    assert reasons == {"disconnected"}
+    communicator, frame = await resume(participant.user, battle_id)
+    assert frame["type"] == "error" and frame["code"] == "not_resumable"
+    await communicator.disconnect()
+    with pytest.raises(services.ArenaError) as refused:
+        await database_sync_to_async(services.cast_vote)(
+            battle_id=battle_id, participant=participant, content="A", language="A", overall="A")
+    assert refused.value.code == "not_ready"
+
+
+async def test_resume_refuses_other_peoples_voted_and_unknown_battles(echo_models):
+    owner = await database_sync_to_async(make_participant)()
+    stranger = await database_sync_to_async(make_participant)("jon")
+    communicator, _, _ = await connect(owner.user)
+    frames: list[dict] = []
+    await communicator.send_json_to({"type": "prompt", "text": "Kaixo"})
+    await collect_turn(communicator, frames)
+    battle_id = next(f["battle"] for f in frames if f["type"] == "battle")
+    await drop(communicator)
+
+    refusals = []
+    for user, target in ((stranger.user, battle_id), (owner.user, str(uuid.uuid4()))):
+        communicator, frame = await resume(user, target)
+        refusals.append(frame)
+        await communicator.disconnect()
+    await database_sync_to_async(services.cast_vote)(
+        battle_id=battle_id, participant=owner, content="B", language="B", overall="B")
+    communicator, frame = await resume(owner.user, battle_id)
+    refusals.append(frame)
+    # Someone else's, unknown and voted battles get the same answer: no way to probe for ids.
+    assert all(frame == refusals[0] for frame in refusals) and refusals[0]["code"] == "not_resumable"
+    assert await database_sync_to_async(Battle.objects.filter(status="voted").count)() == 1
     await communicator.disconnect()

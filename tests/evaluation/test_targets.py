@@ -73,13 +73,20 @@ def test_an_external_model_needs_an_endpoint_and_a_tokenizer():
 
 
 def test_api_keys_come_from_the_named_environment_variable(monkeypatch):
-    target = target_for_served_model(_served(api_key_env="LATXA_KEY"))
-    monkeypatch.delenv("LATXA_KEY", raising=False)
-    with pytest.raises(EvaluationError, match="LATXA_KEY .* is not set"):
+    target = target_for_served_model(_served(api_key_env="ARENA_MODEL_KEY_LATXA"))
+    monkeypatch.delenv("ARENA_MODEL_KEY_LATXA", raising=False)
+    with pytest.raises(EvaluationError, match="ARENA_MODEL_KEY_LATXA is not set"):
         auth_header(target)
-    monkeypatch.setenv("LATXA_KEY", "s3cret")
+    monkeypatch.setenv("ARENA_MODEL_KEY_LATXA", "s3cret")
     assert auth_header(target) == {"Authorization": "Bearer s3cret"}
     assert auth_header(target_for_served_model(_served())) == {}
+
+
+def test_only_allowed_variables_become_keys(monkeypatch):
+    """A registry row naming one of the site's secrets (stored before the allow-list) sends nothing."""
+    monkeypatch.setenv("DJANGO_SECRET_KEY", "the-site-secret")
+    with pytest.raises(EvaluationError, match="may not hold an API key"):
+        auth_header(target_for_served_model(_served(api_key_env="DJANGO_SECRET_KEY")))
 
 
 def test_an_unreachable_endpoint_fails_the_pre_flight_check():

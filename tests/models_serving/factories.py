@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 from pathlib import Path
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
-from models_serving.vllm_process import free_port
+from models_serving.vllm_process import VLLMServerSpec, free_port
 from tests.support.fake_openai import FakeOpenAIServer
 
 
@@ -106,3 +107,12 @@ def timed_answers(model_a, model_b):
     Message.objects.create(battle=battle, turn=0, role="assistant", side="B", ttft_ms=50, duration_ms=550,
                            token_count=11)
     return battle
+
+
+class ShortLivedSpec(VLLMServerSpec):
+    """A stand-in process for a supervised vLLM server: it exits after ``seconds`` (a crash), on its port."""
+
+    seconds: float = 0.2
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-c", f"import time; time.sleep({self.seconds})"]

@@ -7,7 +7,7 @@ import socket
 import pytest
 from django.urls import reverse
 
-from models_serving import live_stats
+from models_serving import live_stats, validation
 from models_serving.models import ModelServer, ServedModel
 from models_serving.selectors import available_models
 from tests.models_serving.factories import fake_adapter, fake_full_checkpoint, timed_answers
@@ -112,9 +112,10 @@ def test_port_clash_is_refused(admin_client, tmp_path, base):
 
 
 def test_external_endpoint_must_answer_and_keys_stay_out_of_the_database(admin_client, listing_openai, monkeypatch, db):
+    monkeypatch.setattr(validation, "LISTING_TIMEOUT", 0.5)  # the least time a failing check takes
     external = dict(public_name="Kanpokoa", kind="external", served_name="echo-alpha")
     response = admin_client.post(ADD_URL, form(**external, endpoint_url="http://127.0.0.1:9/v1"))
-    assert "Could not reach" in errors_of(response)["endpoint_url"][0]
+    assert "did not answer a model list" in errors_of(response)["endpoint_url"][0]
 
     secret = "sk-live-0123456789abcdef"
     response = admin_client.post(ADD_URL, form(**external, endpoint_url=listing_openai.base_url, api_key_env=secret))
@@ -123,27 +124,27 @@ def test_external_endpoint_must_answer_and_keys_stay_out_of_the_database(admin_c
     # Only the admin's own input field shows it again: no message, title or other field does.
     assert response.content.decode().count(secret) == 1
     response = admin_client.post(ADD_URL, form(**external, endpoint_url=listing_openai.base_url,
-                                               api_key_env="ARENA_TEST_UNSET_KEY"))
+                                               api_key_env="ARENA_MODEL_KEY_TEST_UNSET"))
     assert "is not set" in errors_of(response)["api_key_env"][0]
 
-    monkeypatch.setenv("ARENA_TEST_KEY", secret)
+    monkeypatch.setenv("ARENA_MODEL_KEY_TEST", secret)
     listing_openai.required_key = "wrong-key"
     try:
         response = admin_client.post(ADD_URL, form(**external, endpoint_url=listing_openai.base_url,
-                                                   api_key_env="ARENA_TEST_KEY"))
-        assert "refused the key" in errors_of(response)["api_key_env"][0]
+                                                   api_key_env="ARENA_MODEL_KEY_TEST"))
+        assert "did not answer a model list" in errors_of(response)["endpoint_url"][0]
         listing_openai.required_key = secret
         response = admin_client.post(ADD_URL, form(**external, endpoint_url=listing_openai.base_url + "/",
-                                                   api_key_env="ARENA_TEST_KEY"))
+                                                   api_key_env="ARENA_MODEL_KEY_TEST"))
         assert response.status_code == 302, errors_of(response)
     finally:
         listing_openai.required_key = None
     model = ServedModel.objects.get()
-    assert model.api_key_env == "ARENA_TEST_KEY" and model.endpoint_url == listing_openai.base_url
+    assert model.api_key_env == "ARENA_MODEL_KEY_TEST" and model.endpoint_url == listing_openai.base_url
     stored = json.dumps(list(ServedModel.objects.values()), default=str)
     assert secret not in stored
     page = admin_client.get(reverse("admin:models_serving_servedmodel_change", args=[model.pk])).content.decode()
-    assert secret not in page and "ARENA_TEST_KEY" in page
+    assert secret not in page and "ARENA_MODEL_KEY_TEST" in page
 
 
 def test_try_a_model_streams_the_answer_with_timings(admin_client, listing_openai, db):

@@ -45,9 +45,9 @@ def test_a_vllm_model_needs_its_server_to_list_it(listing_openai, db):
 
 def test_probe_says_why_an_endpoint_fails(listing_openai, db):
     assert health.probe(Endpoint(base_url="", served_name="x"), check_root=False)[0].startswith("no endpoint URL")
-    error, listed = health.probe(Endpoint(base_url=listing_openai.base_url, served_name="x", api_key_env="ARENA_UNSET"),
-                                 check_root=True)
-    assert error == "environment variable ARENA_UNSET is not set" and listed == set()
+    unset = Endpoint(base_url=listing_openai.base_url, served_name="x", api_key_env="ARENA_MODEL_KEY_UNSET")
+    error, listed = health.probe(unset, check_root=True)
+    assert error == "environment variable ARENA_MODEL_KEY_UNSET is not set" and listed == set()
     assert health.probe(Endpoint(base_url="http://127.0.0.1:9/v1", served_name="x"), check_root=True)[0].startswith(
         "unreachable: ConnectError")
 

@@ -8,6 +8,7 @@ import time
 import pytest
 
 from models_serving.vllm_process import ServerStartError, VLLMServer, VLLMServerSpec, log_tail
+from tests.models_serving.factories import ShortLivedSpec
 
 
 def test_engine_failure_in_the_log_fails_the_wait_at_once(tmp_path):
@@ -41,3 +42,24 @@ def test_log_tail(tmp_path):
     log.write_text("".join(f"line {n}\n" for n in range(50)))
     assert log_tail(log, lines=2) == "line 48\nline 49"
     assert log_tail(tmp_path / "missing.log").startswith("(log not readable: ")
+
+
+def test_the_supervisor_restarts_a_dead_server_on_its_port_after_a_doubling_backoff(tmp_path, settings):
+    settings.MODELS_SERVING = {**settings.MODELS_SERVING, "RESTART_BACKOFF": 5.0, "RESTART_BACKOFF_MAX": 60.0}
+    from models_serving.vllm_process import Supervisor
+
+    supervisor = Supervisor(VLLMServer(ShortLivedSpec(model="unused", served_name="x"), tmp_path / "s.log").start())
+    port, first_pid = supervisor.server.spec.port, supervisor.server.pid
+    try:
+        assert supervisor.tick(now=0) == "running"
+        supervisor.server.process.wait(timeout=10)
+        assert supervisor.tick(now=1) == "died"
+        assert supervisor.tick(now=5.9) == "waiting"
+        assert supervisor.tick(now=6.0) == "restarted"
+        assert supervisor.server.spec.port == port and supervisor.server.pid != first_pid
+        supervisor.server.process.wait(timeout=10)
+        assert supervisor.tick(now=7) == "died"
+        assert supervisor.tick(now=16.9) == "waiting"  # second failure in a row: 10 s
+        assert supervisor.tick(now=17) == "restarted"
+    finally:
+        supervisor.server.stop()

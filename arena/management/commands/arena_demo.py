@@ -18,10 +18,11 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from arena import selectors, services
+from arena.consumers import websocket_max_size
 from models_serving import services as registry
 from models_serving.health import check_all
 from models_serving.models import ServedModel
-from models_serving.vllm_process import VLLMServer, VLLMServerSpec
+from models_serving.vllm_process import Supervisor, VLLMServer, VLLMServerSpec
 
 DEMO_ENTRIES = [
     {
@@ -62,6 +63,7 @@ class Command(BaseCommand):
         spec = VLLMServerSpec(model=str(checkpoint), served_name="smollm2-135m-instruct", port=options["model_port"],
                               dtype="bfloat16")
         model_server = VLLMServer(spec, settings.DATA_DIR / "logs" / "demo-vllm.log").start()
+        supervisor = Supervisor(model_server)
         web = None
         try:
             self.stdout.write(f"starting vLLM on {model_server.base_url} (about 2 minutes on CPU; log: {model_server.log_path})")
@@ -69,28 +71,40 @@ class Command(BaseCommand):
             self.stdout.write(f"model server healthy after {seconds:.0f} s")
             self.register_entries(model_server.base_url, spec.served_name)
             web = subprocess.Popen([sys.executable, "-m", "uvicorn", "config.asgi:application",
-                                    "--host", "127.0.0.1", "--port", str(options["port"]), "--log-level", "warning"])
+                                    "--host", "127.0.0.1", "--port", str(options["port"]), "--log-level", "warning",
+                                    # frames over the arena's limit are refused (1009) before being buffered
+                                    "--ws-max-size", str(websocket_max_size())])
             url = f"http://127.0.0.1:{options['port']}/"
             self.wait_for(url, web)
             self.stdout.write(self.style.SUCCESS(
                 f"ready: open {url}  (log in as {options['username']} / {options['password']}; Ctrl-C to stop)"
             ))
             signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
-            # No Celery beat in the embedded default: re-check health here so a model that failed once
-            # comes back into battles when it answers again.
-            next_check = time.monotonic() + settings.HEALTH_CHECK_INTERVAL
-            while web.poll() is None and model_server.process.poll() is None:
-                time.sleep(1)
-                if time.monotonic() >= next_check:
-                    check_all()
-                    next_check = time.monotonic() + settings.HEALTH_CHECK_INTERVAL
+            self.supervise(web, supervisor)
         except KeyboardInterrupt:
             pass
         finally:
             if web is not None and web.poll() is None:
                 web.terminate()
                 web.wait(timeout=20)
-            model_server.stop()
+            supervisor.server.stop()
+
+    def supervise(self, web: subprocess.Popen, supervisor: Supervisor) -> None:
+        """Until the web server exits: restart a dead model server with backoff (as ``serve_models
+        --watch`` does), and run the health checks (no Celery beat in the embedded default), so the
+        demo's entries leave battles while it is down and come back once it answers."""
+        next_check = time.monotonic() + settings.HEALTH_CHECK_INTERVAL
+        while web.poll() is None:
+            time.sleep(1)
+            state = supervisor.tick()
+            if state == "died":
+                self.stderr.write(f"the model server exited; restarting it (log: {supervisor.server.log_path})")
+                check_all()  # out of battles now, not at the next check
+            elif state == "restarted":
+                self.stdout.write(f"model server restarted on {supervisor.server.base_url}")
+            if time.monotonic() >= next_check:
+                check_all()
+                next_check = time.monotonic() + settings.HEALTH_CHECK_INTERVAL
 
     def ensure_demo_user(self, username: str, password: str) -> None:
         user = get_user_model().objects.filter(username=username).first()

@@ -72,7 +72,7 @@ class Command(BaseCommand):
             self.stdout.write(f"watching every {interval:.0f}s; Ctrl-C or SIGTERM stops the servers")
             while not stop.wait(interval):
                 self.report_health(quiet=True)
-                for action in launcher.apply_plan(defaults, wait=False).actions:
+                for action in launcher.apply_plan(defaults, wait=False, backoff=True).actions:
                     if action.what != "keep":
                         self.stdout.write(str(action))
         except TimeoutError as exc:

@@ -52,7 +52,7 @@ def test_ebaluatoia_has_exactly_the_public_columns_and_values(arena_data):
     assert two["conv_b"][4]["content"] == "Olatuen kantua, haizearen dantza."
     assert (two["winner"], two["winner_content"], two["winner_language"]) == ("model_b", "model_b", "tie")
     assert rows[str(battles["both_bad"].pk)]["winner"] == "both_bad"
-    assert rows[str(battles["both_bad"].pk)]["username"] == people[2]["hash"]  # deleted: same anonymous hash
+    assert rows[str(battles["both_bad"].pk)]["username"] == people[2]["hash"]  # deleted: the hash of its new, random public id
     assert export.stats.votes == 4
 
 

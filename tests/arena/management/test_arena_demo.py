@@ -43,3 +43,25 @@ def test_an_unreachable_server_is_refused_with_a_clear_error():
     with pytest.raises(ValidationError):
         Command().register_entries("http://127.0.0.1:9/v1", "smollm2-135m-instruct")
     assert not ServedModel.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_demo_restarts_its_dead_model_server_and_takes_its_entries_out_meanwhile(demo_server, tmp_path, settings):
+    import subprocess
+    import sys
+
+    from models_serving.vllm_process import Supervisor, VLLMServer
+    from tests.models_serving.factories import ShortLivedSpec
+
+    settings.MODELS_SERVING = {**settings.MODELS_SERVING, "RESTART_BACKOFF": 0.5}
+    Command().register_entries(demo_server.base_url, "smollm2-135m-instruct")
+    supervisor = Supervisor(VLLMServer(ShortLivedSpec(model="unused", served_name="x"), tmp_path / "s.log").start())
+    first_pid = supervisor.server.pid
+    demo_server.stop()  # the model server is gone: its endpoint no longer answers
+    web = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(4)"])  # the web server, for 4 s
+    try:
+        Command().supervise(web, supervisor)
+    finally:
+        supervisor.server.stop()
+    assert supervisor.server.pid != first_pid and supervisor.failures >= 1
+    assert not available_models().exists()

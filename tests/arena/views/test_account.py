@@ -1,6 +1,7 @@
 """Sign-up with consent and age, own-data download, and account deletion that keeps votes anonymised."""
 from __future__ import annotations
 
+import gzip
 import json
 
 import pytest
@@ -10,7 +11,8 @@ from django.urls import reverse
 
 from arena.models import Battle, ConsentText, Participant, Vote
 from tests.arena.conftest import arena_config
-from tests.arena.factories import VALID, logged_in, ready_battle
+from tests.arena.factories import (EXPORT_SETTINGS, VALID, data_entry, jsonl_rows, logged_in, participant_hash,
+                                   ready_battle, run_export)
 
 SIGNUP = {
     "username": "itziar", "email": "itziar@example.org", "password1": "Txakolina-2026!", "password2": "Txakolina-2026!",
@@ -93,8 +95,9 @@ def test_delete_account_keeps_votes_anonymised(participant, echo_models):
     assert participant.dialect_area == "" and participant.age_band == ""
     vote = Vote.objects.get()
     assert vote.participant_id == participant.pk and vote.basque_level == "C1-C2"
-    open_battle.refresh_from_db()
-    assert open_battle.status == Battle.Status.ABANDONED
+    assert vote.battle_id != voted.pk  # re-keyed (test_deleted_data_no_longer_matches_...)
+    abandoned = Battle.objects.exclude(pk=vote.battle_id).get()
+    assert abandoned.status == Battle.Status.ABANDONED and abandoned.pk != open_battle.pk
     assert client.get(reverse("arena:battle")).status_code == 302  # logged out
 
 
@@ -104,3 +107,56 @@ def test_pages_render(participant):
     for name in ("arena:home", "arena:battle", "arena:contributions", "arena:leaderboard", "arena:my_data"):
         assert client.get(reverse(name)).status_code == 200, name
     assert Client().get(reverse("arena:battle")).status_code == 302  # login required
+
+
+def export_bytes(**fields) -> bytes:
+    """Every file of an export, decompressed and joined."""
+    files, _export = run_export(**fields)
+    return b"".join(gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data for data in files.values())
+
+
+@pytest.mark.django_db
+def test_deleted_data_no_longer_matches_the_download_or_earlier_exports(participant, echo_models, settings,
+                                                                        django_capture_on_commit_callbacks):
+    """The promise on the "My data" page: after deletion, nothing in the volunteer's earlier data
+    download (participant id, battle ids) nor the old hash leads to their rows in an export."""
+    settings.ARENA = EXPORT_SETTINGS
+    battles = [ready_battle(participant, echo_models) for _ in range(2)]
+    ready_battle(participant, echo_models)  # left open: abandoned by the deletion
+    client = logged_in(participant)
+    with django_capture_on_commit_callbacks(execute=False):  # the quality checks are not the point here
+        for battle in battles:
+            assert client.post(reverse("arena:vote", args=[battle.pk]), VALID).status_code == 200
+    download = json.loads(client.get(reverse("arena:download_my_data")).content)
+    downloaded_ids = {download["profile"]["participant_id"], *(entry["id"] for entry in download["battles"])}
+    old_hash = participant_hash(download["profile"]["participant_id"])
+    formats = [{"format": "ebaluatoia", "file_type": "jsonl"}, {"format": "lmsys", "file_type": "jsonl"},
+               {"format": "dpo", "file_type": "jsonl", "dimension": "all"}]
+    before = [export_bytes(**fields, include_flagged="on") for fields in formats]
+    before_ids = {row["id"] for row in jsonl_rows(data_entry(run_export(format="ebaluatoia", file_type="jsonl")[0]))}
+    assert all(str(battle.pk).encode() in before[0] for battle in battles) and old_hash.encode() in before[0]
+
+    assert client.post(reverse("arena:delete_account"), {"confirm": "on"}).status_code == 302
+
+    for fields in formats:
+        after = export_bytes(**fields, include_flagged="on")
+        leads = [token for token in (*downloaded_ids, old_hash) if token.encode() in after]
+        assert leads == [], f"{fields['format']}: {leads} from the download still match the export"
+    rows = jsonl_rows(data_entry(run_export(format="ebaluatoia", file_type="jsonl")[0]))
+    assert len(rows) == 2  # the votes stay in the study...
+    assert {row["id"] for row in rows}.isdisjoint(downloaded_ids)  # ...under new battle ids
+    (new_hash,) = {row["username"] for row in rows}
+    assert new_hash != old_hash  # ...and a new participant hash
+    participant.refresh_from_db()
+    assert new_hash == participant_hash(participant.public_id)
+    # The earlier exports' ids match nothing now either: an old export cannot be joined to a new one.
+    assert len(before_ids) == 2 and before_ids.isdisjoint(row["id"] for row in rows)
+
+
+@pytest.mark.django_db
+def test_my_data_page_says_what_stays_after_deletion(participant):
+    client = logged_in(participant)
+    client.cookies["arena_language"] = "en"
+    page = client.get(reverse("arena:my_data")).content.decode()
+    for promise in ("new random participant id", "new battle ids", "the text of your prompts"):
+        assert promise in page, promise

@@ -123,3 +123,74 @@ def test_a_stored_vote_queues_its_quality_checks_once_committed(participant, ech
     assert vote.excluded and set(vote.exclusion_reasons) == {"identity_leak", "too_short"}
     board = ranking.get_leaderboard(ranking.VoteFilters())
     assert board.excluded_total == 1 and board.excluded_by_reason == {"identity_leak": 1, "too_short": 1}
+
+
+@pytest.mark.django_db
+def test_a_retried_vote_is_answered_again_and_stored_once(participant, echo_models):
+    """The answer to a stored vote can be lost on the way (a phone changing networks): the retry gets it."""
+    battle = ready_battle(participant, echo_models)
+    client = logged_in(participant)
+    url = reverse("arena:vote", args=[battle.pk])
+    first = client.post(url, VALID)
+    again = client.post(url, VALID)
+    assert first.status_code == again.status_code == 200
+    assert again.json()["reveal"] == first.json()["reveal"]
+    assert Vote.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_vote_cut_by_a_dropped_database_connection_is_refused_cleanly_and_the_retry_stores_it_once(
+        participant, echo_models):
+    """PostgreSQL drops the connection of a vote in flight (the server's own ASGI stack, its own
+    connection): the volunteer gets a clear, retryable answer, nothing is half-written, the retry
+    stores the vote once."""
+    import threading
+    import time
+
+    import httpx
+    import psycopg
+    from django.db import connection
+
+    from models_serving.vllm_process import free_port
+    from tests.arena.conftest import session_cookie
+    from tests.support.live_asgi import LiveASGIServer
+
+    if connection.vendor != "postgresql":
+        pytest.skip("terminates one of its own PostgreSQL connections")
+    battle = ready_battle(participant, echo_models)
+    db = connection.settings_dict
+    dsn = dict(host=db["HOST"], port=db["PORT"] or 5432, user=db["USER"], dbname=db["NAME"])
+    server = LiveASGIServer(free_port()).start()
+    try:
+        browser = httpx.Client(base_url=server.url, timeout=30)
+        browser.headers["Cookie"] = session_cookie(participant.user)
+        browser.get("/battle/")
+        headers = {"X-CSRFToken": browser.cookies["csrftoken"], "Cookie": f"{session_cookie(participant.user)}; "
+                   f"csrftoken={browser.cookies['csrftoken']}"}
+        url = f"/battle/{battle.pk}/vote/"
+        answers = []
+        with psycopg.connect(**dsn) as blocker, psycopg.connect(**dsn, autocommit=True) as admin:
+            # Hold the battle's row so the vote waits inside its transaction, then drop its connection there.
+            blocker.execute("SELECT 1 FROM arena_battle WHERE id = %s FOR UPDATE", [battle.pk])
+            voter = threading.Thread(target=lambda: answers.append(browser.post(url, data=VALID, headers=headers)))
+            voter.start()
+            waiting = None
+            for _ in range(200):
+                waiting = admin.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                                        "AND wait_event_type = 'Lock'").fetchone()
+                if waiting:
+                    break
+                time.sleep(0.05)
+            assert waiting, "the vote never reached its row lock"
+            admin.execute("SELECT pg_terminate_backend(%s)", [waiting[0]])
+            voter.join(timeout=30)
+            blocker.rollback()
+        refused = answers[0]
+        assert refused.status_code == 503 and refused.json()["error"] == "retry", refused.text[:300]
+        assert not Vote.objects.exists()
+        battle.refresh_from_db()
+        assert battle.status == Battle.Status.READY  # nothing half-written
+        stored = browser.post(url, data=VALID, headers=headers)
+        assert stored.status_code == 200 and Vote.objects.count() == 1
+    finally:
+        server.stop()
