@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import re
 import uuid
 
 from channels.db import database_sync_to_async
@@ -27,6 +26,7 @@ from django.utils.translation import gettext as _
 
 from arena import selectors, services
 from arena.models import Battle, Message
+from arena.frames import nesting_exceeds
 from arena.rendering import render_answer
 from arena.vocabulary import SIDES
 from models_serving import client
@@ -37,34 +37,8 @@ logger = logging.getLogger(__name__)
 
 ACCOUNT_GONE = 4410  # close code: the account was deleted or deactivated (services.announce_account_gone)
 
-# The ASGI server's own WebSocket message limit sits this far above FRAME_MAX_BYTES: a frame a little
-# over the arena's limit still gets a readable error frame, a bigger one is refused by the server
-# (close code 1009) before it is buffered.
-WS_MAX_SIZE_MARGIN = 1024
 # How long a resume waits for a turn cut by the previous socket's disconnect to be stored.
 RESUME_WAIT_SECONDS = 5.0
-# A JSON string (possibly unterminated) or one bracket: enough to measure nesting without parsing.
-_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"?|[\[\]{}]', re.DOTALL)
-
-
-def websocket_max_size() -> int:
-    """``ws_max_size`` (uvicorn ``--ws-max-size``) for every server that serves the arena's socket."""
-    return settings.ARENA["FRAME_MAX_BYTES"] + WS_MAX_SIZE_MARGIN
-
-
-def nesting_exceeds(text: str, limit: int) -> bool:
-    """Whether JSON ``text`` nests arrays/objects deeper than ``limit``: a linear scan before json.loads
-    (which would recurse, and raise RecursionError, on a deep enough frame)."""
-    depth = 0
-    for match in _JSON_TOKEN.finditer(text):
-        token = match.group()
-        if token in ("[", "{"):
-            depth += 1
-            if depth > limit:
-                return True
-        elif token in ("]", "}"):
-            depth -= 1
-    return False
 
 
 class BattleConsumer(AsyncJsonWebsocketConsumer):
@@ -99,24 +73,23 @@ class BattleConsumer(AsyncJsonWebsocketConsumer):
             except Exception:  # the group entry expires by itself in the channel layer
                 logger.warning("could not leave the account group (channel layer unavailable)", exc_info=True)
         self.gone = True
-        if self.turn_task is not None and not self.turn_task.done():
-            self.turn_task.cancel()  # cancels both upstream requests; run_turn applies the disconnect rule
-            try:
-                await self.turn_task
-            except (asyncio.CancelledError, Exception):
-                pass
+        await self.stop_turn()  # cancels both upstream requests; run_turn applies the disconnect rule
 
     async def account_gone(self, event):
         """services.announce_account_gone: the account was deleted or deactivated. Stop answering
         and close; the browser shows the close code (prompts from a socket that missed this are
         refused by the service anyway)."""
+        await self.stop_turn()
+        await self.close(code=ACCOUNT_GONE)
+
+    async def stop_turn(self):
+        """Cancel the turn in flight, if any, and wait until it has stored what it got."""
         if self.turn_task is not None and not self.turn_task.done():
             self.turn_task.cancel()
             try:
                 await self.turn_task
             except (asyncio.CancelledError, Exception):
                 pass
-        await self.close(code=ACCOUNT_GONE)
 
     # ------------------------------------------------------------ frames in
 

@@ -39,7 +39,7 @@ PROMPT = "Kaixo! Zein da Euskal Herriko mendirik altuena?"
 
 
 def start_web(port: int) -> subprocess.Popen:
-    from arena.consumers import websocket_max_size
+    from arena.frames import websocket_max_size
 
     process = subprocess.Popen([sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1",
                                 "--port", str(port), "--log-level", "error", "--ws-max-size", str(websocket_max_size())],

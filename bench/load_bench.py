@@ -924,7 +924,7 @@ def main() -> int:
             raise SystemExit(f"migrate failed:\n{migrate.stdout}\n{migrate.stderr}")
         phases["database_s"] = round(now() - started, 1)
         setup_django(stack)
-        from arena.consumers import websocket_max_size
+        from arena.frames import websocket_max_size
 
         stack.start_redis()
         stack.start_upstream()

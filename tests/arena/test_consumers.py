@@ -277,7 +277,7 @@ def test_a_frame_over_the_size_limit_is_refused_by_uvicorn_itself(echo_models, t
     from websockets.asyncio.client import connect as ws_connect
     from websockets.exceptions import ConnectionClosed
 
-    from arena.consumers import websocket_max_size
+    from arena.frames import websocket_max_size
     from models_serving.vllm_process import free_port
     from tests.arena.conftest import session_cookie
     from tests.support.live_asgi import LiveASGIServer

@@ -9,7 +9,7 @@ import ast
 from pathlib import Path
 
 ARENA = Path(__file__).resolve().parents[2] / "arena"
-GROUPED = ("ranking", "export", "views", "management")  # packages counted as one unit
+GROUPED = ("ranking", "export", "views", "management", "services")  # packages counted as one unit
 
 
 def unit(module: str) -> str | None:

@@ -6,7 +6,7 @@ from tests.support.threaded_uvicorn import ThreadedUvicorn
 
 class LiveASGIServer(ThreadedUvicorn):
     def __init__(self, port: int):
-        from arena.consumers import websocket_max_size
+        from arena.frames import websocket_max_size
         from config.asgi import application
 
         # As every server of the arena: a WebSocket frame over the limit is refused (1009), not buffered.

@@ -18,7 +18,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from arena import selectors, services
-from arena.consumers import websocket_max_size
+from arena.frames import websocket_max_size
 from models_serving import services as registry
 from models_serving.health import check_all
 from models_serving.models import ServedModel

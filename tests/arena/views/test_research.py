@@ -211,7 +211,7 @@ def test_a_queued_export_that_fails_is_reported_and_leaves_no_file(arena_data, s
     settings.DATA_DIR = tmp_path
     settings.ARENA = {**settings.ARENA, "EXPORT_INLINE_MAX_VOTES": 0}
     researcher = client_for("ikertzailea", researcher=True)
-    with caplog.at_level(logging.ERROR, logger="arena.services"):
+    with caplog.at_level(logging.ERROR, logger="arena.services.exports"):
         assert researcher.post(DOWNLOAD, {"format": "dpo"}).status_code == 302
     job = ExportJob.objects.get()
     assert job.status == ExportJob.Status.FAILED and "disk full" in job.error and "FAILED" in caplog.text

@@ -1,4 +1,4 @@
-"""Every prompt passes one guard (arena/services.py): the volunteer's account still exists and is
+"""Every prompt passes one guard (arena/services/battles.py): the volunteer's account still exists and is
 active, and the rate limit holds across all of their sockets at once, counted and written in one
 transaction with the participant's row locked. Deleting or deactivating an account closes its sockets.
 """
@@ -135,7 +135,9 @@ async def test_a_socket_that_missed_the_close_is_refused_and_stores_nothing(echo
     """Even when the close never arrives (another process, a channel layer hiccup), the next prompt is refused."""
     participant = await database_sync_to_async(make_participant)()
     communicator, _, _ = await connect(participant.user)
-    monkeypatch.setattr(services, "announce_account_gone", lambda group: None, raising=False)
+    from arena.services import accounts
+
+    monkeypatch.setattr(accounts, "announce_account_gone", lambda group: None)  # the close message is lost
     await database_sync_to_async(services.delete_participant)(participant=participant)
     await communicator.send_json_to({"type": "prompt", "text": "Ane naiz, nire telefonoa 600 000 000 da"})
     frame = await communicator.receive_json_from(timeout=5)

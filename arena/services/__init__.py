@@ -1,0 +1,20 @@
+"""Writes of the arena app (keyword-only, typed, transactional), one module per concern:
+``accounts`` (sign-up, deletion, closing a gone account's sockets), ``battles`` (pair, prompts,
+answers, turns, the vote) and ``exports`` (queued research exports). Callers use this package."""
+from arena.services.accounts import (
+    announce_account_gone, connect_account_signals, delete_participant, participant_group, register_participant,
+    user_account_changed,
+)
+from arena.services.battles import (
+    AcceptedPrompt, TurnPlan, abandon_battle, begin_turn, cast_vote, check_prompt, clean_prompt, finish_turn,
+    record_answer, start_battle, submit_prompt,
+)
+from arena.services.errors import ArenaError
+from arena.services.exports import request_export, run_export_job
+
+__all__ = [
+    "AcceptedPrompt", "ArenaError", "TurnPlan", "abandon_battle", "announce_account_gone", "begin_turn", "cast_vote",
+    "check_prompt", "clean_prompt", "connect_account_signals", "delete_participant", "finish_turn",
+    "participant_group", "record_answer", "register_participant", "request_export", "run_export_job",
+    "start_battle", "submit_prompt", "user_account_changed",
+]
