@@ -213,10 +213,15 @@ class Vote(models.Model):
     excluded = models.BooleanField(default=False, db_index=True)
     exclusion_reasons = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # When the quality checks ran on it. Unset: its check was lost (the broker was down when it was
+    # queued); the beat task ``arena.check_pending_votes`` catches up.
+    checked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
         permissions = [("export_votes", "Can export preference data")]
+        indexes = [models.Index(fields=["created_at"], condition=models.Q(checked_at__isnull=True),
+                                name="arena_vote_unchecked")]
 
 
 class VoteTranscript(models.Model):

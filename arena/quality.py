@@ -142,18 +142,21 @@ def check_vote(vote_id: int, *, theta: dict[int, float], config: ArenaConfig | N
     vote = _votes([vote_id]).get()
     _check_answers_and_cap(vote, config)
     check_judge(vote.participant_id, theta)
+    Vote.objects.filter(pk=vote.pk).update(checked_at=timezone.now())
     return list(Vote.objects.values_list("exclusion_reasons", flat=True).get(pk=vote.pk))
 
 
 def recheck_votes(vote_ids: Iterable[int], *, theta: dict[int, float], config: ArenaConfig | None = None) -> int:
     """Re-run all checks (e.g. after identity words or thresholds changed); returns votes checked."""
     config = config or ArenaConfig.current()
+    vote_ids = list(vote_ids)
     participants = set()
     checked = 0
     for vote in _votes(vote_ids):
         _check_answers_and_cap(vote, config)
         participants.add(vote.participant_id)
         checked += 1
+    Vote.objects.filter(pk__in=vote_ids).update(checked_at=timezone.now())
     for participant_id in participants:
         check_judge(participant_id, theta)
     return checked

@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import timedelta
+
+from django.utils import timezone
 
 from arena import transcripts
 from arena.jsonio import loads
@@ -136,3 +139,10 @@ def resumable_state(participant: Participant, battle_id) -> tuple[str, list[tupl
     rows = battle.messages.order_by("turn", "role", "side").values_list(
         "turn", "role", "side", "content", "finish_reason")
     return battle.status, list(rows)
+
+
+def unchecked_vote_ids(*, older_than: timedelta, limit: int) -> list[int]:
+    """Votes the quality checks never ran on, stored more than ``older_than`` ago (oldest first)."""
+    cutoff = timezone.now() - older_than
+    return list(Vote.objects.filter(checked_at__isnull=True, created_at__lt=cutoff)
+                .order_by("created_at").values_list("pk", flat=True)[:limit])

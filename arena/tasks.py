@@ -7,10 +7,15 @@ Without a broker (the default) Celery runs these eagerly, in the request that qu
 """
 from __future__ import annotations
 
+from datetime import timedelta
+
 from celery import shared_task
 
-from arena import quality, ranking, services
+from arena import quality, ranking, selectors, services
 from arena.models import ArenaConfig, Vote
+
+PENDING_CHECK_GRACE = timedelta(minutes=1)  # a queued check normally runs within seconds
+PENDING_CHECK_BATCH = 5000
 
 
 @shared_task(name="arena.process_vote")
@@ -37,6 +42,14 @@ def recheck_votes(vote_ids: list[int] | None = None) -> int:
     checked = quality.recheck_votes(ids, config=config, theta=ranking.current_strengths(config.both_bad_as_tie))
     votes_changed()
     return checked
+
+
+@shared_task(name="arena.check_pending_votes")
+def check_pending_votes() -> int:
+    """Beat: check the votes whose check was never run (queued while the broker was down), once they
+    are older than a check in flight could be. Returns how many were checked."""
+    ids = selectors.unchecked_vote_ids(older_than=PENDING_CHECK_GRACE, limit=PENDING_CHECK_BATCH)
+    return recheck_votes(ids) if ids else 0
 
 
 @shared_task(name="arena.run_export")

@@ -122,7 +122,7 @@ def redis_channel_layer(url: str) -> dict:
     channels_redis waits up to 5 s on BZPOPMIN for each receive; redis-py >= 8 times a read out after
     5 s by default, which closed every idle socket after 5 s: reads may take longer than that wait."""
     return {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "BACKEND": "config.channel_layer.ResilientRedisChannelLayer",  # sockets outlive a Redis restart
         "CONFIG": {"hosts": [{"address": url, "socket_timeout": 15, "socket_connect_timeout": 2}],
                    "prefix": os.environ.get("CHANNELS_PREFIX", "asgi")},
     }
@@ -147,6 +147,8 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
+    # Votes whose quality check was lost (queued while the broker was down) are checked here.
+    "arena-pending-vote-checks": {"task": "arena.check_pending_votes", "schedule": 60.0},
     # Unhealthy models leave new battles at once and come back when this check passes again.
     "models-serving-health": {
         "task": "models_serving.check_health",

@@ -76,7 +76,7 @@ def test_votes_are_stored_while_the_worker_is_down_and_checked_when_it_returns(l
     response = logged_in(participant).post(reverse("arena:vote", args=[battle.pk]), VALID)
     assert response.status_code == 200 and "reveal" in response.json()
     vote = Vote.objects.get()
-    assert not vote.excluded
+    assert not vote.excluded and vote.checked_at is None
     checked = threading.Event()
 
     def record(sender=None, **_):
@@ -90,4 +90,4 @@ def test_votes_are_stored_while_the_worker_is_down_and_checked_when_it_returns(l
     finally:
         task_postrun.disconnect(record)
     vote.refresh_from_db()
-    assert vote.excluded and vote.exclusion_reasons == ["identity_leak"]
+    assert vote.excluded and vote.exclusion_reasons == ["identity_leak"] and vote.checked_at is not None

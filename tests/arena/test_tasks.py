@@ -57,3 +57,23 @@ def test_recheck_votes_checks_all_votes_by_default(queued):
     assert [sorted(vote.__class__.objects.get(pk=vote.pk).exclusion_reasons) for vote in votes] == [
         [], ["too_short"], []]
     assert queued == ["refresh"]
+
+
+@pytest.mark.django_db
+def test_votes_whose_check_was_lost_are_checked_by_the_catch_up_task():
+    """A vote stored while the broker was down never got its check queued: beat's task runs it later."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from arena.models import Vote
+    from arena.tasks import check_pending_votes
+
+    alpha, beta = make_models(2)
+    lost, recent = add_votes([(alpha, beta, "A", "A", "A"), (beta, alpha, "B", "B", "B")])
+    Vote.objects.filter(pk=lost.pk).update(created_at=timezone.now() - dt.timedelta(minutes=5))
+    assert check_pending_votes() == 1  # the recent one may still have its check in flight
+    lost.refresh_from_db()
+    recent.refresh_from_db()
+    assert lost.checked_at is not None and recent.checked_at is None
+    assert check_pending_votes() == 0
