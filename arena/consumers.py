@@ -159,7 +159,12 @@ class BattleConsumer(AsyncJsonWebsocketConsumer):
             waited += 0.1
             state = await database_sync_to_async(selectors.resumable_state)(self.participant, battle_id)
         if state is not None and state[0] == Battle.Status.ANSWERING:
-            return await self.send_error("battle_busy", _("The models are answering…"))
+            # Long dead (the process serving its turn died)? Then the disconnect rule settles it now.
+            if await database_sync_to_async(services.settle_stale_turn)(battle_id=battle_id,
+                                                                        participant=self.participant):
+                state = await database_sync_to_async(selectors.resumable_state)(self.participant, battle_id)
+            else:
+                return await self.send_error("battle_busy", _("The models are answering…"))
         if state is None or state[0] not in (Battle.Status.OPEN, Battle.Status.READY):
             # Someone else's, voted, failed or abandoned: all look the same from here.
             return await self.send_error("not_resumable", _("This conversation is closed. Start a new battle."))

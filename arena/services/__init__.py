@@ -7,7 +7,7 @@ from arena.services.accounts import (
 )
 from arena.services.battles import (
     AcceptedPrompt, TurnPlan, abandon_battle, begin_turn, cast_vote, check_prompt, clean_prompt, finish_turn,
-    record_answer, start_battle, submit_prompt,
+    record_answer, settle_stale_turn, start_battle, submit_prompt,
 )
 from arena.services.errors import ArenaError
 from arena.services.exports import request_export, run_export_job
@@ -16,5 +16,6 @@ __all__ = [
     "AcceptedPrompt", "ArenaError", "TurnPlan", "abandon_battle", "announce_account_gone", "begin_turn", "cast_vote",
     "check_prompt", "clean_prompt", "connect_account_signals", "delete_participant", "finish_turn",
     "participant_group", "record_answer", "register_participant", "request_export", "run_export_job",
+    "settle_stale_turn",
     "start_battle", "submit_prompt", "user_account_changed",
 ]

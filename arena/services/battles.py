@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from arena import sampling, selectors
 from arena.models import ArenaConfig, Battle, Message, Participant, Vote, VoteTranscript
-from arena.vocabulary import Side
+from arena.vocabulary import SIDES, Side
 
 from arena.services.accounts import acting_participant
 from arena.services.errors import ArenaError
@@ -52,6 +52,24 @@ def abandon_battle(*, battle_id) -> None:
     Battle.objects.filter(pk=battle_id, status__in=Battle.OPEN_STATUSES).update(
         status=Battle.Status.ABANDONED, updated_at=timezone.now()
     )
+
+
+@transaction.atomic
+def settle_stale_turn(*, battle_id, participant: Participant) -> str | None:
+    """A turn still "answering" long after any answer could (its ASGI process died mid-turn, so no
+    disconnect rule ran) is settled by that rule now: votable if both sides of the turn had answered,
+    abandoned otherwise. Returns the new status, or None when the turn is not stale."""
+    stale_before = timezone.now() - timedelta(seconds=settings.ARENA["TURN_STALE_SECONDS"])
+    battle = Battle.objects.select_for_update().filter(
+        pk=battle_id, participant=participant, status=Battle.Status.ANSWERING, updated_at__lt=stale_before).first()
+    if battle is None:
+        return None
+    turn = battle.messages.filter(role=Message.Role.USER).count() - 1
+    answered = set(battle.messages.filter(role=Message.Role.ASSISTANT, turn=turn).exclude(content="")
+                   .values_list("side", flat=True))
+    battle.status = Battle.Status.READY if answered >= set(SIDES) else Battle.Status.ABANDONED
+    battle.save(update_fields=["status", "updated_at"])
+    return battle.status
 
 
 def check_prompt(*, participant: Participant, text) -> str:

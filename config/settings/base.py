@@ -229,6 +229,8 @@ ARENA = {
     "RENDER_TIMEOUT": float(os.environ.get("ARENA_RENDER_TIMEOUT", "2")),
     "PROMPTS_PER_MINUTE": env_int("ARENA_PROMPTS_PER_MINUTE", 10),  # per participant, all sockets
     "MAX_TURNS": env_int("ARENA_MAX_TURNS", 10),  # prompts per battle
+    # A turn still answering after this many seconds was cut by a dead server process: a resume settles it.
+    "TURN_STALE_SECONDS": env_int("ARENA_TURN_STALE_SECONDS", 600),
     # Seconds to wait for an endpoint's first token, and between later tokens.
     "FIRST_TOKEN_TIMEOUT": float(os.environ.get("ARENA_FIRST_TOKEN_TIMEOUT", "60")),
     "TOKEN_TIMEOUT": float(os.environ.get("ARENA_TOKEN_TIMEOUT", "30")),

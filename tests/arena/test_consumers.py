@@ -500,3 +500,32 @@ async def test_resume_refuses_other_peoples_voted_and_unknown_battles(echo_model
     assert all(frame == refusals[0] for frame in refusals) and refusals[0]["code"] == "not_resumable"
     assert await database_sync_to_async(Battle.objects.filter(status="voted").count)() == 1
     await communicator.disconnect()
+
+
+@pytest.mark.parametrize("answered_sides, expected", [("AB", "ready"), ("A", "abandoned")])
+async def test_a_turn_left_answering_by_a_dead_server_is_settled_on_resume(echo_models, answered_sides, expected):
+    """The process serving a turn died (no disconnect rule ran): the battle stayed "answering". Long
+    after, a resume settles it by the disconnect rule instead of answering "busy" for ever."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from tests.arena.factories import ready_battle
+
+    participant = await database_sync_to_async(make_participant)()
+
+    def dead_turn():
+        battle = ready_battle(participant, echo_models, status=Battle.Status.ANSWERING)
+        Message.objects.filter(battle=battle, role="assistant").exclude(side__in=list(answered_sides)).delete()
+        Battle.objects.filter(pk=battle.pk).update(updated_at=timezone.now() - dt.timedelta(hours=1))
+        return battle
+
+    battle = await database_sync_to_async(dead_turn)()
+    communicator, frame = await resume(participant.user, battle.pk)
+    if expected == "ready":
+        assert frame["type"] == "resumed" and frame["can_vote"] is True
+    else:
+        assert frame["type"] == "error" and frame["code"] == "not_resumable"
+    await database_sync_to_async(battle.refresh_from_db)()
+    assert battle.status == expected
+    await communicator.disconnect()
