@@ -16,6 +16,9 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from arena.routing import websocket_urlpatterns  # noqa: E402
 from config.origins import SameOriginValidator  # noqa: E402
+from models_serving import client  # noqa: E402
+
+client.warm_up()  # the upstream client's one-time costs now, not in the first battle
 
 application = ProtocolTypeRouter(
     {

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import httpx
 import openai
 from django.conf import settings
-from openai import AsyncOpenAI
+from openai import AsyncOpenAI, DefaultAsyncHttpxClient
 
 # Variables the site reads for its own secrets and connections: never an endpoint's key, whatever
 # MODELS_SERVING allows (a mistaken prefix or list must not send them to a server an admin chose).
@@ -108,6 +108,24 @@ def listed_models(endpoint: Endpoint, *, timeout: float = 5.0) -> set[str]:
 
 # Pooled clients per event loop (an httpx pool cannot cross loops), then per endpoint/key/timeout.
 _clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict]" = weakref.WeakKeyDictionary()
+# One TLS context for every upstream client, built at import. httpx builds one per client by
+# default (loading the CA bundle: ~30 ms of CPU), and that ran on the event loop when a process's
+# first battle created its clients: the first token of that battle waited for it (profiled with
+# bench/relay_timeline.py: side B's request started 73 ms after side A's).
+_TLS = httpx.create_ssl_context()
+
+
+def _new_client(base_url: str, api_key: str, timeout: float) -> AsyncOpenAI:
+    timeouts = httpx.Timeout(timeout, connect=min(timeout, 10.0))
+    return AsyncOpenAI(base_url=base_url, api_key=api_key, max_retries=0, timeout=timeouts,
+                       http_client=DefaultAsyncHttpxClient(verify=_TLS, timeout=timeouts))
+
+
+def warm_up() -> None:
+    """Pay the upstream client's one-time costs at process start, not inside the first battle: the
+    SDK imports its chat resources on first use (~60 ms of CPU on the event loop, profiled). Called
+    by the ASGI entry point; opens no connection."""
+    _new_client("http://127.0.0.1/v1", "warm-up", 1.0).chat.completions  # imports the chat resources (~60 ms)
 
 
 def _client(endpoint: Endpoint, timeout: float) -> AsyncOpenAI:
@@ -117,10 +135,7 @@ def _client(endpoint: Endpoint, timeout: float) -> AsyncOpenAI:
     clients = _clients.setdefault(asyncio.get_running_loop(), {})
     client = clients.get(cache_key)
     if client is None:
-        client = AsyncOpenAI(
-            base_url=endpoint.base_url, api_key=key, max_retries=0,
-            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
-        )
+        client = _new_client(endpoint.base_url, key, timeout)
         clients[cache_key] = client
     return client
 

@@ -27,12 +27,14 @@ fi
 # CPU torch build and break importing transformers' model classes. Text models don't need them.
 "$VENV/bin/pip" uninstall -y -q torchvision torchaudio torchcodec >/dev/null 2>&1 || true
 
-# Debian packages: Chromium for the browser test, gettext for message catalogues, redis-server.
+# Debian packages: Chromium for the browser test, gettext for message catalogues, redis-server and nginx.
 need_apt=()
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 command -v msgfmt >/dev/null 2>&1 || need_apt+=(gettext)
 # The fault tests start (and kill) a redis-server of their own.
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
+# The two-node deployment test puts nginx in front of two web nodes.
+command -v nginx >/dev/null 2>&1 || need_apt+=(nginx-light)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "[install] apt-get install ${need_apt[*]}"

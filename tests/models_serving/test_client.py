@@ -24,3 +24,16 @@ def test_listed_models(listing_openai, monkeypatch):
     with pytest.raises(ListingError, match="unreachable") as unreachable:
         listed_models(Endpoint(base_url="http://127.0.0.1:9/v1", served_name="x"))
     assert unreachable.value.status_code is None
+
+
+async def test_every_upstream_client_shares_the_one_tls_context():
+    """Building a TLS context loads the CA bundle (CPU on the event loop): it is built once, at import."""
+    from models_serving import client
+
+    first = client._client(client.Endpoint("http://127.0.0.1:9/v1", "a"), 5.0)
+    second = client._client(client.Endpoint("https://arena.example.eus/v1", "b"), 5.0)
+    assert first is not second
+    for upstream in (first, second):
+        assert upstream._client._transport._pool._ssl_context is client._TLS
+    await first.close()
+    await second.close()
