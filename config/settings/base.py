@@ -114,6 +114,12 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
 else:
     # A test database per test process, so concurrent test runs on one server don't collide.
     DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default'].get('NAME') or 'arena'}_{os.getpid()}"}
+    # A connection pool per process (psycopg_pool): without it every request and every
+    # database_sync_to_async call connects anew, ~10 connections per voted battle (docs/load.md).
+    if env_bool("ARENA_DB_POOL", True):
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": 1, "max_size": env_int("ARENA_DB_POOL_MAX", 20), "timeout": 10,
+        }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 def redis_channel_layer(url: str) -> dict:

@@ -51,3 +51,13 @@ def test_embedded_defaults_use_sqlite_and_in_memory_layers(tmp_path):
     )
     result = run_manage("shell", "-c", code, ARENA_DATA_DIR=str(tmp_path))
     assert result.stdout.split()[-3:] == ["django.db.backends.sqlite3", "channels.layers.InMemoryChannelLayer", "True"]
+
+
+def test_postgresql_connections_come_from_a_pool_per_process(tmp_path):
+    """Without a pool every request and database_sync_to_async call connected anew (~10 per voted battle)."""
+    code = "from django.conf import settings as s; print('POOL', s.DATABASES['default']['OPTIONS'].get('pool'))"
+    url = "postgres://postgres@127.0.0.1:5432/arena"
+    pooled = run_manage("shell", "-c", code, DATABASE_URL=url, ARENA_DATA_DIR=str(tmp_path)).stdout
+    assert "'max_size': 20" in pooled.split("POOL", 1)[1]
+    unpooled = run_manage("shell", "-c", code, DATABASE_URL=url, ARENA_DB_POOL="0", ARENA_DATA_DIR=str(tmp_path))
+    assert unpooled.stdout.split()[-2:] == ["POOL", "None"]
