@@ -260,6 +260,9 @@ class ExportJob(models.Model):
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # The building process's last sign of life (every few seconds while running): a job whose
+    # worker died is failed by ``services.fail_stale_exports`` instead of "being prepared" for ever.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

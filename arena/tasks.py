@@ -52,6 +52,12 @@ def check_pending_votes() -> int:
     return recheck_votes(ids) if ids else 0
 
 
+@shared_task(name="arena.fail_stale_exports")
+def fail_stale_exports() -> int:
+    """Beat: exports whose worker died are failed (the researcher can ask again)."""
+    return services.fail_stale_exports()
+
+
 @shared_task(name="arena.run_export")
 def run_export(job_id: str) -> str:
     """Build a Researchers-page export too big for the request (services.run_export_job); its final status."""

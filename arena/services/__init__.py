@@ -10,11 +10,11 @@ from arena.services.battles import (
     record_answer, settle_stale_turn, start_battle, submit_prompt,
 )
 from arena.services.errors import ArenaError
-from arena.services.exports import request_export, run_export_job
+from arena.services.exports import fail_stale_exports, request_export, run_export_job
 
 __all__ = [
     "AcceptedPrompt", "ArenaError", "TurnPlan", "abandon_battle", "announce_account_gone", "begin_turn", "cast_vote",
-    "check_prompt", "clean_prompt", "connect_account_signals", "delete_participant", "finish_turn",
+    "check_prompt", "clean_prompt", "connect_account_signals", "delete_participant", "fail_stale_exports", "finish_turn",
     "participant_group", "record_answer", "register_participant", "request_export", "run_export_job",
     "settle_stale_turn",
     "start_battle", "submit_prompt", "user_account_changed",

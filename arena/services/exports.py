@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 
 from django.db import transaction
 from django.utils import timezone
@@ -13,7 +14,8 @@ from arena.models import ExportJob
 logger = logging.getLogger(__name__)
 
 
-EXPORT_PROGRESS_SECONDS = 2.0  # how often a running export writes how far it got
+EXPORT_PROGRESS_SECONDS = 2.0  # how often a running export writes how far it got (its heartbeat)
+EXPORT_STALE_AFTER = timedelta(minutes=10)  # many heartbeats missed: the building process is gone
 
 
 def request_export(*, user, options, matching_votes: int, after_commit: Callable[[str], object]) -> ExportJob:
@@ -37,8 +39,8 @@ def run_export_job(*, job_id) -> ExportJob:
         job = ExportJob.objects.select_for_update().filter(pk=job_id).first()
         if job is None or job.status != ExportJob.Status.QUEUED:
             return job
-        job.status = ExportJob.Status.RUNNING
-        job.save(update_fields=["status"])
+        job.status, job.heartbeat_at = ExportJob.Status.RUNNING, timezone.now()
+        job.save(update_fields=["status", "heartbeat_at"])
     folder = ExportJob.folder()
     folder.mkdir(parents=True, exist_ok=True)
     final = folder / f"{job.pk}.zip"
@@ -81,36 +83,37 @@ class _ExportProgress:
 
         self._job_id = job_id
         self._votes = 0
-        self._wake = threading.Event()
         self._closed = threading.Event()
         self._thread = threading.Thread(target=self._run, name="export-progress", daemon=True)
         self._thread.start()
 
     def report(self, votes: int) -> None:
         self._votes = votes
-        self._wake.set()
 
     def close(self) -> None:
         self._closed.set()
-        self._wake.set()
         self._thread.join()
 
     def _run(self) -> None:
         from django.db import connection
 
-        written = 0
         try:
-            while True:
-                self._wake.wait()
-                self._wake.clear()
-                if self._closed.is_set():
-                    return
-                if self._votes != written:
-                    written = self._votes
-                    ExportJob.objects.filter(pk=self._job_id).update(votes_done=written)
-                if self._closed.wait(EXPORT_PROGRESS_SECONDS):
-                    return
-        except Exception:  # progress is a courtesy: never fail the export over it
-            logger.exception("export %s: could not write its progress", self._job_id)
+            while not self._closed.wait(EXPORT_PROGRESS_SECONDS):
+                # Also while no vote moves (a long query): the heartbeat says the process is alive.
+                try:
+                    ExportJob.objects.filter(pk=self._job_id).update(
+                        votes_done=self._votes, heartbeat_at=timezone.now())
+                except Exception:  # progress is a courtesy: never fail the export over it
+                    logger.exception("export %s: could not write its progress", self._job_id)
         finally:
             connection.close()  # this thread's own connection
+
+
+@transaction.atomic
+def fail_stale_exports() -> int:
+    """Fail running exports whose building process stopped beating (a killed or crashed worker), so
+    the researcher sees it and can ask again. Returns how many were failed."""
+    cutoff = timezone.now() - EXPORT_STALE_AFTER
+    return ExportJob.objects.filter(status=ExportJob.Status.RUNNING, heartbeat_at__lt=cutoff).update(
+        status=ExportJob.Status.FAILED, finished_at=timezone.now(),
+        error="the worker building this export stopped before it finished; ask for it again")

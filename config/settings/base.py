@@ -155,6 +155,8 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     # Votes whose quality check was lost (queued while the broker was down) are checked here.
     "arena-pending-vote-checks": {"task": "arena.check_pending_votes", "schedule": 60.0},
+    # Research exports whose worker died stop showing "being prepared".
+    "arena-stale-exports": {"task": "arena.fail_stale_exports", "schedule": 300.0},
     # Unhealthy models leave new battles at once and come back when this check passes again.
     "models-serving-health": {
         "task": "models_serving.check_health",
