@@ -30,6 +30,9 @@ upstream_code = (f"import sys; sys.path.insert(0, {str(ROOT)!r}); import uvicorn
                  f"from tests.support.fake_openai import make_app; "
                  f"uvicorn.run(make_app(), host='127.0.0.1', port={port}, log_level='error')")
 up = subprocess.Popen([sys.executable, "-c", upstream_code])
+import atexit
+
+atexit.register(up.terminate)  # whatever happens below, the upstream process goes with this one
 import httpx
 for _ in range(100):
     try:
