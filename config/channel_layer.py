@@ -22,6 +22,18 @@ OUTAGE = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
 MAX_WAIT = 10.0
 
 
+def _skipped_while_down(name: str):
+    """The layer's ``name`` method, logged and skipped while Redis is unavailable."""
+    async def method(self, *args, **kwargs):
+        try:
+            return await getattr(super(ResilientRedisChannelLayer, self), name)(*args, **kwargs)
+        except OUTAGE as exc:
+            logger.warning("channel layer %s skipped, Redis unavailable: %s", name, exc)
+
+    method.__name__ = name
+    return method
+
+
 class ResilientRedisChannelLayer(RedisChannelLayer):
     async def receive(self, channel):
         wait = 0.5
@@ -33,26 +45,7 @@ class ResilientRedisChannelLayer(RedisChannelLayer):
                 await asyncio.sleep(wait)
                 wait = min(wait * 2, MAX_WAIT)
 
-    async def send(self, channel, message):
-        try:
-            return await super().send(channel, message)
-        except OUTAGE as exc:
-            logger.warning("channel layer send to %s dropped, Redis unavailable: %s", channel, exc)
-
-    async def group_add(self, group, channel):
-        try:
-            return await super().group_add(group, channel)
-        except OUTAGE as exc:
-            logger.warning("channel layer group_add %s skipped, Redis unavailable: %s", group, exc)
-
-    async def group_discard(self, group, channel):
-        try:
-            return await super().group_discard(group, channel)
-        except OUTAGE as exc:
-            logger.warning("channel layer group_discard %s skipped, Redis unavailable: %s", group, exc)
-
-    async def group_send(self, group, message):
-        try:
-            return await super().group_send(group, message)
-        except OUTAGE as exc:
-            logger.warning("channel layer group_send to %s dropped, Redis unavailable: %s", group, exc)
+    send = _skipped_while_down("send")
+    group_add = _skipped_while_down("group_add")
+    group_discard = _skipped_while_down("group_discard")
+    group_send = _skipped_while_down("group_send")

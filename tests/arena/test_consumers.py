@@ -23,6 +23,17 @@ def identities(models) -> list[str]:
         values += [model.public_name, model.served_name, model.endpoint_url]
     return [value for value in values if value]
 
+async def pair_and_socket(fake_openai, *models: tuple) -> tuple:
+    """Two models on the fake upstream, each ``(public name, served name[, fields])``, and a new
+    volunteer's open battle socket: (participant, communicator)."""
+    for name, served, *fields in models:
+        await database_sync_to_async(register_model)(name, served, fake_openai.base_url,
+                                                     **(fields[0] if fields else {}))
+    participant = await database_sync_to_async(make_participant)()
+    communicator, _, _ = await connect(participant.user)
+    return participant, communicator
+
+
 
 async def test_anonymous_socket_is_refused(echo_models):
     communicator, connected, code = await connect(None)
@@ -134,10 +145,7 @@ async def test_prompt_rate_limit(echo_models):
 
 
 async def test_endpoint_down_before_first_token_fails_the_battle(db, fake_openai):
-    await database_sync_to_async(register_model)("Ona", "echo-ok", fake_openai.base_url)
-    await database_sync_to_async(register_model)("Erorita", "down", fake_openai.base_url)
-    participant = await database_sync_to_async(make_participant)()
-    communicator, _, _ = await connect(participant.user)
+    participant, communicator = await pair_and_socket(fake_openai, ("Ona", "echo-ok"), ("Erorita", "down"))
     frames: list[dict] = []
     await communicator.send_json_to({"type": "prompt", "text": "Kaixo"})
     last = await collect_turn(communicator, frames)
@@ -157,10 +165,8 @@ async def test_endpoint_down_before_first_token_fails_the_battle(db, fake_openai
 
 
 async def test_stop_cancels_both_streams_and_keeps_partial_answers(db, fake_openai):
-    await database_sync_to_async(register_model)("Motela1", "slow", fake_openai.base_url)
-    await database_sync_to_async(register_model)("Motela2", "slow", fake_openai.base_url, temperature=0.5)
-    participant = await database_sync_to_async(make_participant)()
-    communicator, _, _ = await connect(participant.user)
+    participant, communicator = await pair_and_socket(
+        fake_openai, ("Motela1", "slow"), ("Motela2", "slow", {"temperature": 0.5}))
     await communicator.send_json_to({"type": "prompt", "text": "Idatzi asko"})
     seen = {"A": 0, "B": 0}
     while min(seen.values()) < 2:
@@ -195,10 +201,7 @@ async def test_new_battle_abandons_the_unvoted_one(echo_models):
 
 
 async def test_model_dying_mid_stream_fails_the_battle(db, fake_openai):
-    await database_sync_to_async(register_model)("Hilkorra", "die", fake_openai.base_url)
-    await database_sync_to_async(register_model)("Ona", "echo-ok", fake_openai.base_url)
-    participant = await database_sync_to_async(make_participant)()
-    communicator, _, _ = await connect(participant.user)
+    participant, communicator = await pair_and_socket(fake_openai, ("Hilkorra", "die"), ("Ona", "echo-ok"))
     frames: list[dict] = []
     await communicator.send_json_to({"type": "prompt", "text": "Kaixo"})
     last = await collect_turn(communicator, frames)
@@ -237,10 +240,8 @@ CRAFTED = [  # (frame, error code): none may break the socket, log a traceback o
 
 
 async def test_crafted_frames_get_error_frames_and_change_nothing(db, fake_openai, caplog):
-    await database_sync_to_async(register_model)("Motela1", "slow", fake_openai.base_url)
-    await database_sync_to_async(register_model)("Motela2", "slow", fake_openai.base_url, temperature=0.5)
-    participant = await database_sync_to_async(make_participant)()
-    communicator, _, _ = await connect(participant.user)
+    participant, communicator = await pair_and_socket(
+        fake_openai, ("Motela1", "slow"), ("Motela2", "slow", {"temperature": 0.5}))
     for raw, code in CRAFTED:  # no battle yet
         await communicator.send_to(text_data=raw)
         frame = await communicator.receive_json_from(timeout=5)
@@ -309,10 +310,7 @@ def test_a_frame_over_the_size_limit_is_refused_by_uvicorn_itself(echo_models, t
 
 async def test_a_hostile_answer_does_not_block_the_event_loop(db, fake_openai):
     """20,000 "[" took Python-Markdown 54 s, inside the consumer: every other socket froze meanwhile."""
-    await database_sync_to_async(register_model)("Kakotxak", "brackets-20000", fake_openai.base_url)
-    await database_sync_to_async(register_model)("Ona", "echo-ok", fake_openai.base_url)
-    participant = await database_sync_to_async(make_participant)()
-    communicator, _, _ = await connect(participant.user)
+    participant, communicator = await pair_and_socket(fake_openai, ("Kakotxak", "brackets-20000"), ("Ona", "echo-ok"))
     loop = asyncio.get_running_loop()
     gaps: list[float] = []
     turn_running = True
@@ -339,10 +337,7 @@ async def test_a_hostile_answer_does_not_block_the_event_loop(db, fake_openai):
 
 @override_settings(ARENA={**__import__("django.conf").conf.settings.ARENA, "ANSWER_MAX_CHARS": 5000})
 async def test_an_answer_is_capped_when_the_endpoint_ignores_max_tokens(db, fake_openai):
-    await database_sync_to_async(register_model)("Uholdea", "flood", fake_openai.base_url)
-    await database_sync_to_async(register_model)("Ona", "echo-ok", fake_openai.base_url)
-    participant = await database_sync_to_async(make_participant)()
-    communicator, _, _ = await connect(participant.user)
+    participant, communicator = await pair_and_socket(fake_openai, ("Uholdea", "flood"), ("Ona", "echo-ok"))
     await communicator.send_json_to({"type": "prompt", "text": "Idatzi dena"})
     frames: list[dict] = []
     last = await collect_turn(communicator, frames, timeout=30)
@@ -426,10 +421,8 @@ async def test_resume_after_a_dropped_socket_restores_the_conversation(echo_mode
 
 
 async def test_a_turn_cut_by_a_disconnect_stays_votable_when_both_sides_had_started(db, fake_openai):
-    await database_sync_to_async(register_model)("Motela1", "slow", fake_openai.base_url)
-    await database_sync_to_async(register_model)("Motela2", "slow", fake_openai.base_url, temperature=0.5)
-    participant = await database_sync_to_async(make_participant)()
-    communicator, _, _ = await connect(participant.user)
+    participant, communicator = await pair_and_socket(
+        fake_openai, ("Motela1", "slow"), ("Motela2", "slow", {"temperature": 0.5}))
     await communicator.send_json_to({"type": "prompt", "text": "Idatzi asko"})
     battle_id = (await communicator.receive_json_from(timeout=5))["battle"]
     seen = {"A": 0, "B": 0}
@@ -455,10 +448,7 @@ async def test_a_turn_cut_by_a_disconnect_stays_votable_when_both_sides_had_star
 
 
 async def test_a_turn_cut_before_both_sides_started_abandons_the_battle(db, fake_openai):
-    await database_sync_to_async(register_model)("Motela", "slow", fake_openai.base_url)
-    await database_sync_to_async(register_model)("Berantiarra", "late", fake_openai.base_url)
-    participant = await database_sync_to_async(make_participant)()
-    communicator, _, _ = await connect(participant.user)
+    participant, communicator = await pair_and_socket(fake_openai, ("Motela", "slow"), ("Berantiarra", "late"))
     await communicator.send_json_to({"type": "prompt", "text": "Kaixo"})
     battle_id = (await communicator.receive_json_from(timeout=5))["battle"]
     await wait_for_deltas(communicator)  # the slow side streams; the late one has said nothing yet

@@ -329,3 +329,14 @@ async def run_turn(ws, text: str) -> dict:
             raise AssertionError(f"error frame: {message}")
         elif kind == "turn_done":
             return {"battle": battle, "texts": texts, "done": message}
+
+
+class Phases(dict):
+    """Seconds since creation at which each named phase of a test ended (printed with its logs)."""
+
+    def __init__(self):
+        super().__init__()
+        self._started = time.monotonic()
+
+    def mark(self, phase: str) -> None:
+        self[phase] = round(time.monotonic() - self._started, 1)

@@ -66,11 +66,8 @@ def test_serve_sh_stops_while_it_migrates(tmp_path):
 
 
 def test_one_command_stack_serves_a_battle_across_workers_and_stops_clean(tmp_path):
-    started = time.monotonic()
-    timings: dict[str, float] = {}
-
-    def mark(phase: str) -> None:
-        timings[phase] = round(time.monotonic() - started, 1)
+    timings = support.Phases()  # seconds since the start at which each phase ended
+    mark = timings.mark
 
     db_name = f"arena_stack_test_{os.getpid()}"
     marker = uuid.uuid4().hex

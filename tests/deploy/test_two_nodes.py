@@ -17,7 +17,6 @@ import json
 import os
 import shutil
 import subprocess
-import time
 import uuid
 
 import pytest
@@ -34,11 +33,8 @@ ACCEPTED = '"WebSocket /ws/battle/" [accepted]'
 
 
 def test_a_battle_survives_a_web_node_stopping(tmp_path):
-    started = time.monotonic()
-    timings: dict[str, float] = {}
-
-    def mark(phase: str) -> None:
-        timings[phase] = round(time.monotonic() - started, 1)
+    timings = support.Phases()  # seconds since the start at which each phase ended
+    mark = timings.mark
 
     db_name = f"arena_two_nodes_test_{os.getpid()}"
     marker = uuid.uuid4().hex
