@@ -2,11 +2,12 @@
 import json
 
 from django.contrib import admin
+from django.shortcuts import redirect
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from arena import quality, selectors, tasks
-from arena.models import ArenaConfig, Battle, ConsentText, Message, Participant, Vote
+from arena.models import AnswerStyle, ArenaConfig, Battle, Category, ConsentText, Message, Participant, Vote
 from arena.vocabulary import ExclusionReason, Side
 
 
@@ -19,6 +20,13 @@ class ArenaConfigAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def changelist_view(self, request, extra_context=None):
+        """One row of settings: open it, not a list of one (or the form to create it)."""
+        config = ArenaConfig.objects.order_by("pk").first()
+        if config is not None:
+            return redirect("admin:arena_arenaconfig_change", config.pk)
+        return redirect("admin:arena_arenaconfig_add")
 
     def save_model(self, request, obj, form, change):
         obj.pk = ArenaConfig.SINGLETON_PK  # the one row ArenaConfig.current() reads
@@ -37,6 +45,9 @@ class ParticipantAdmin(admin.ModelAdmin):
     list_filter = ("basque_level", "education", "consent_version")
     readonly_fields = ("public_id", "consented_at", "consent_version", "deleted_at")
     search_fields = ("user__username", "public_id")
+
+    def has_add_permission(self, request):
+        return False  # participants sign up themselves, accepting the consent text; never added by hand
 
 
 class MessageInline(admin.TabularInline):
@@ -104,3 +115,32 @@ class VoteAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False  # excluded votes are kept and reported, never deleted
+
+
+@admin.register(AnswerStyle)
+class AnswerStyleAdmin(admin.ModelAdmin):
+    """Read-only: features are computed from the answer when it is saved (arena/style.py)."""
+
+    list_display = ("message_id", "battle_id", "side", "tokens", "headers", "list_items", "bold", "basque_chars",
+                    "language_chars")
+    list_filter = ("side",)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Category)
+class CategoryAdmin(admin.ModelAdmin):
+    """Keyword rules for prompt topics; after editing them, relabel the stored prompts (a task)."""
+
+    list_display = ("name", "slug", "is_active")
+    list_editable = ("is_active",)
+    actions = ["relabel_prompts"]
+
+    @admin.action(description=_("Relabel every voted prompt with the current rules"))
+    def relabel_prompts(self, request, queryset):
+        tasks.relabel_prompts.delay()
+        self.message_user(request, _("Relabelling was queued."))

@@ -18,7 +18,6 @@ import json
 import logging
 import uuid
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.utils import translation
@@ -27,10 +26,11 @@ from django.utils.translation import gettext as _
 from arena import selectors, services
 from arena.models import Battle, Message
 from arena.frames import nesting_exceeds
+from arena.relay import DeltaFrames
 from arena.rendering import render_answer
 from arena.vocabulary import SIDES
+from config.async_db import in_db_thread
 from models_serving import client
-from models_serving.selectors import endpoint_for
 from models_serving.services import mark_unhealthy
 
 logger = logging.getLogger(__name__)
@@ -50,7 +50,7 @@ class BattleConsumer(AsyncJsonWebsocketConsumer):
     # ------------------------------------------------------------ connection
 
     async def connect(self):
-        self.participant = await database_sync_to_async(selectors.participant_for)(self.scope.get("user"))
+        self.participant = await in_db_thread(selectors.participant_for)(self.scope.get("user"))
         if self.participant is None:
             await self.close(code=4401)  # not logged in, or no participant profile
             return
@@ -133,7 +133,7 @@ class BattleConsumer(AsyncJsonWebsocketConsumer):
         if self.is_answering():
             return await self.send_error("busy", _("Wait until both answers finish, or press stop."))
         if self.battle_id is not None:
-            await database_sync_to_async(services.abandon_battle)(battle_id=self.battle_id)
+            await in_db_thread(services.abandon_battle)(battle_id=self.battle_id)
         self.battle_id = None
         await self.send_json({"type": "reset"})
 
@@ -151,18 +151,18 @@ class BattleConsumer(AsyncJsonWebsocketConsumer):
             return await self.send_error("not_resumable", _("This conversation is closed. Start a new battle."))
         if self.is_answering():
             return await self.send_error("busy", _("Wait until both answers finish, or press stop."))
-        state = await database_sync_to_async(selectors.resumable_state)(self.participant, battle_id)
+        state = await in_db_thread(selectors.resumable_state)(self.participant, battle_id)
         waited = 0.0
         while state is not None and state[0] == Battle.Status.ANSWERING and waited < RESUME_WAIT_SECONDS:
             # The previous socket's disconnect is still storing the cut turn (or another tab is answering).
             await asyncio.sleep(0.1)
             waited += 0.1
-            state = await database_sync_to_async(selectors.resumable_state)(self.participant, battle_id)
+            state = await in_db_thread(selectors.resumable_state)(self.participant, battle_id)
         if state is not None and state[0] == Battle.Status.ANSWERING:
             # Long dead (the process serving its turn died)? Then the disconnect rule settles it now.
-            if await database_sync_to_async(services.settle_stale_turn)(battle_id=battle_id,
+            if await in_db_thread(services.settle_stale_turn)(battle_id=battle_id,
                                                                         participant=self.participant):
-                state = await database_sync_to_async(selectors.resumable_state)(self.participant, battle_id)
+                state = await in_db_thread(selectors.resumable_state)(self.participant, battle_id)
             else:
                 return await self.send_error("battle_busy", _("The models are answering…"))
         if state is None or state[0] not in (Battle.Status.OPEN, Battle.Status.READY):
@@ -191,7 +191,7 @@ class BattleConsumer(AsyncJsonWebsocketConsumer):
             return await self.send_error("busy", _("Wait until both answers finish, or press stop."))
         try:
             # One transaction: account check, rate limit (under the participant's row lock), battle, prompt.
-            accepted = await database_sync_to_async(services.submit_prompt)(
+            accepted = await in_db_thread(services.submit_prompt)(
                 participant=self.participant, battle_id=self.battle_id, text=content.get("text"))
         except services.ArenaError as error:
             await self.send_error(error.code, str(error.message))
@@ -211,13 +211,9 @@ class BattleConsumer(AsyncJsonWebsocketConsumer):
     # ------------------------------------------------------------ streaming
 
     async def run_turn(self, battle_id, plan: services.TurnPlan):
-        battle = await database_sync_to_async(
-            lambda: Battle.objects.select_related("model_a", "model_b", "model_a__base_model",
-                                                  "model_b__base_model").get(pk=battle_id)
-        )()
-        messages = {"A": plan.messages_a, "B": plan.messages_b}
+        frames = DeltaFrames(self.relay, settings.ARENA["FRAME_INTERVAL_MS"] / 1000)
         streamed: dict[str, str] = {}  # side -> what it had streamed when it ended (a disconnect included)
-        sides = {side: asyncio.create_task(self.stream_side(battle, side, plan.turn, messages[side], streamed))
+        sides = {side: asyncio.create_task(self.stream_side(battle_id, side, plan, frames, streamed))
                  for side in SIDES}
         failure = None
         cancelled = False
@@ -235,16 +231,17 @@ class BattleConsumer(AsyncJsonWebsocketConsumer):
             for task in sides.values():
                 task.cancel()
         results = await asyncio.gather(*sides.values(), return_exceptions=True)
+        await asyncio.shield(frames.close())  # text a stopped side had streamed reaches the page too
         failure = failure or next((r for r in results if isinstance(r, client.EndpointError)), None)
         if self.gone and cancelled and failure is None:
             # Cut by a disconnect: votable (and resumable) only if both sides had started answering.
             if all(streamed.get(side) for side in SIDES):
-                await database_sync_to_async(services.finish_turn)(battle_id=battle_id)
+                await in_db_thread(services.finish_turn)(battle_id=battle_id)
             else:
-                await database_sync_to_async(services.abandon_battle)(battle_id=battle_id)
+                await in_db_thread(services.abandon_battle)(battle_id=battle_id)
             return
         with translation.override(self.language):
-            status = await database_sync_to_async(services.finish_turn)(
+            status = await in_db_thread(services.finish_turn)(
                 battle_id=battle_id, failed=failure is not None, reason=str(failure or ""),
             )
             if failure is not None:
@@ -260,44 +257,43 @@ class BattleConsumer(AsyncJsonWebsocketConsumer):
         if failure is not None:
             self.battle_id = None  # the next prompt starts a fresh pair
 
-    async def stream_side(self, battle, side: str, turn: int, messages: list[dict], streamed: dict | None = None):
-        model = battle.model_for(side)
-        snapshot = battle.snapshot_for(side)
+    async def stream_side(self, battle_id, side: str, plan: services.TurnPlan, frames: DeltaFrames,
+                          streamed: dict):
+        call = plan.calls[side]  # endpoint and sampling, decided with the prompt: no database read here
         stats = client.StreamStats()
         error = ""
         try:
-            endpoint = await database_sync_to_async(endpoint_for)(model)
             async for delta in client.stream_chat(
-                endpoint, messages,
-                temperature=snapshot["temperature"], top_p=snapshot["top_p"], max_tokens=snapshot["max_tokens"],
+                call.endpoint, plan.messages_for(side),
+                temperature=call.temperature, top_p=call.top_p, max_tokens=call.max_tokens,
                 stats=stats,
                 first_token_timeout=settings.ARENA["FIRST_TOKEN_TIMEOUT"],
                 token_timeout=settings.ARENA["TOKEN_TIMEOUT"],
                 retries=settings.ARENA["CONNECT_RETRIES"],
                 max_chars=settings.ARENA["ANSWER_MAX_CHARS"],  # stored and relayed; "length" at the cap
             ):
-                await self.relay({"type": "delta", "side": side, "text": delta})
+                frames.add(side, delta)
         except client.EndpointError as exc:
             error = str(exc)
-            logger.warning("battle %s side %s: endpoint %s failed: %s", battle.pk, side, model.pk, exc)
-            await database_sync_to_async(mark_unhealthy)(model.pk, error)
+            logger.warning("battle %s side %s: endpoint %s failed: %s", battle_id, side, call.model_id, exc)
+            await in_db_thread(mark_unhealthy)(call.model_id, error)
             raise
         except Exception as exc:  # anything unexpected still ends the battle cleanly
-            logger.exception("battle %s side %s: unexpected streaming error", battle.pk, side)
+            logger.exception("battle %s side %s: unexpected streaming error", battle_id, side)
             error = f"{type(exc).__name__}: {exc}"
             raise client.EndpointError(error, before_first_token=stats.ttft_ms is None) from exc
         except asyncio.CancelledError:
             stats.finish_reason = stats.finish_reason or ("disconnected" if self.gone else "cancelled")
             raise
         finally:
-            if streamed is not None:
-                streamed[side] = stats.text
-            await asyncio.shield(database_sync_to_async(services.record_answer)(
-                battle_id=battle.pk, turn=turn, side=side, content=stats.text,
+            streamed[side] = stats.text
+            await asyncio.shield(in_db_thread(services.record_answer)(
+                battle_id=battle_id, turn=plan.turn, side=side, content=stats.text,
                 finish_reason=stats.finish_reason or ("error" if error else "cancelled"), error=error,
                 token_count=stats.token_count, ttft_ms=stats.ttft_ms, duration_ms=stats.duration_ms,
             ))
         html = await render_answer(stats.text)  # in a worker thread, time-bounded
+        await frames.flush(side)  # every delta of this side before its side_done
         await self.relay({"type": "side_done", "side": side, "finish_reason": stats.finish_reason, "html": html})
 
     async def relay(self, frame: dict):

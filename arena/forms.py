@@ -9,9 +9,12 @@ from arena.vocabulary import Choice, OverallChoice
 
 class SignupForm(UserCreationForm):
     email = forms.EmailField(label=_("E-mail"), required=False,
-                             help_text=_("Optional; only used to recover your password."))
-    basque_level = forms.ChoiceField(label=_("Your Basque level"), choices=Participant.BasqueLevel.choices)
-    education = forms.ChoiceField(label=_("Education"), choices=Participant.Education.choices)
+                             help_text=_("Optional; only used to reset your password if you forget it."))
+    # No preselected answer: a volunteer who skips the question must be asked, not counted as a beginner.
+    basque_level = forms.ChoiceField(label=_("Your Basque level"),
+                                     choices=[("", _("Choose…"))] + list(Participant.BasqueLevel.choices))
+    education = forms.ChoiceField(label=_("Education"),
+                                  choices=[("", _("Choose…"))] + list(Participant.Education.choices))
     dialect_area = forms.ChoiceField(
         label=_("Dialect area (optional)"), required=False,
         choices=[("", "—")] + list(Participant.DialectArea.choices),
@@ -28,6 +31,8 @@ class SignupForm(UserCreationForm):
 
     def __init__(self, *args, minimum_age: int, **kwargs):
         super().__init__(*args, **kwargs)
+        # Django focuses the username: that would skip the consent text above the form for screen readers.
+        self.fields["username"].widget.attrs.pop("autofocus", None)
         self.fields["age_confirmed"].label = _("I am at least %(age)d years old.") % {"age": minimum_age}
         self.fields["age_confirmed"].error_messages["required"] = _(
             "You must be at least %(age)d years old to take part."

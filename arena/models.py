@@ -212,6 +212,9 @@ class Vote(models.Model):
     education = models.CharField(max_length=20, blank=True)
     excluded = models.BooleanField(default=False, db_index=True)
     exclusion_reasons = models.JSONField(default=list, blank=True)
+    # Weight in the leaderboard's fit: below 1 when its prompt is one of many near-duplicates
+    # (services.labels.reweight_duplicates caps a prompt's votes at LEADERBOARD_PROMPT_CAP in total).
+    weight = models.FloatField(default=1.0, db_default=1.0)  # db_default: bulk loaders (COPY) may omit it
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     # When the quality checks ran on it. Unset: its check was lost (the broker was down when it was
     # queued); the beat task ``arena.check_pending_votes`` catches up.
@@ -290,3 +293,61 @@ def _export_job_deleted(sender, instance, **kwargs):
 
 
 models.signals.post_delete.connect(_export_job_deleted, sender=ExportJob, dispatch_uid="arena.export_job_deleted")
+
+
+class AnswerStyle(models.Model):
+    """Style features of one answer (arena/style.py), stored when the answer is saved, for the
+    style-controlled leaderboard. ``battle`` and ``side`` copy the message's, so the leaderboard sums a
+    side's features over its turns without reading the messages' text."""
+
+    message = models.OneToOneField(Message, on_delete=models.CASCADE, primary_key=True, related_name="style")
+    battle = models.ForeignKey(Battle, on_delete=models.CASCADE, related_name="+")
+    side = models.CharField(max_length=1)
+    tokens = models.PositiveIntegerField(default=0)
+    headers = models.PositiveIntegerField(default=0)
+    list_items = models.PositiveIntegerField(default=0)
+    bold = models.PositiveIntegerField(default=0)
+    basque_chars = models.PositiveIntegerField(default=0)  # letters in sentences detected as Basque
+    language_chars = models.PositiveIntegerField(default=0)  # letters in sentences whose language was detected
+
+    class Meta:
+        verbose_name = _("answer style")
+        verbose_name_plural = _("answer styles")
+
+
+class Category(models.Model):
+    """A topic a prompt can be about, found by keyword rules an admin edits (arena/categories.py)."""
+
+    slug = models.SlugField(_("code"), max_length=40, unique=True)
+    name = models.CharField(_("name"), max_length=80)
+    keywords = models.TextField(
+        _("keywords"), blank=True,
+        help_text=_("One Basque keyword or word start per line, e.g. 'programa' also matches 'programazioa'. "
+                    "Case and accents are ignored."),
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("prompt category")
+        verbose_name_plural = _("prompt categories")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PromptLabel(models.Model):
+    """The labels of a battle's first prompt: its language and its categories (arena/categories.py)."""
+
+    battle = models.OneToOneField(Battle, on_delete=models.CASCADE, primary_key=True, related_name="prompt_label")
+    language = models.CharField(_("prompt language"), max_length=8, blank=True)  # ISO 639-1; "" undetected
+    categories = models.ManyToManyField(Category, blank=True, related_name="labels")
+    labelled_at = models.DateTimeField(auto_now=True)
+    # MinHash of the prompt's word 3-grams (arena/duplicates.py), and how many voted battles share this
+    # prompt or a near-duplicate of it (1: unique). Set by services.labels.reweight_duplicates.
+    signature = models.BinaryField(default=b"", blank=True)
+    duplicates = models.PositiveIntegerField(_("near-duplicate prompts"), default=1)
+
+    class Meta:
+        verbose_name = _("prompt label")
+        verbose_name_plural = _("prompt labels")

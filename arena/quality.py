@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -123,11 +124,17 @@ def check_judge(participant_id: int, theta: dict[int, float]) -> JudgeTest:
     return result
 
 
-def _check_answers_and_cap(vote: Vote, config: ArenaConfig) -> None:
+def _answer_and_cap_findings(vote: Vote, config: ArenaConfig) -> list[tuple[str, bool]]:
+    """(reason, present) for the checks of one vote that need only that vote."""
     answers = answers_by_side(vote)
-    set_reason([vote.pk], ExclusionReason.IDENTITY_LEAK, has_identity_leak(vote.battle, answers))
-    set_reason([vote.pk], ExclusionReason.TOO_SHORT, is_too_short(answers, config.min_answer_chars))
-    set_reason([vote.pk], ExclusionReason.DAILY_CAP, is_over_daily_cap(vote, config.daily_vote_cap))
+    return [(ExclusionReason.IDENTITY_LEAK, has_identity_leak(vote.battle, answers)),
+            (ExclusionReason.TOO_SHORT, is_too_short(answers, config.min_answer_chars)),
+            (ExclusionReason.DAILY_CAP, is_over_daily_cap(vote, config.daily_vote_cap))]
+
+
+def _check_answers_and_cap(vote: Vote, config: ArenaConfig) -> None:
+    for reason, present in _answer_and_cap_findings(vote, config):
+        set_reason([vote.pk], reason, present)
 
 
 def _votes(vote_ids: Iterable[int]):
@@ -152,10 +159,16 @@ def recheck_votes(vote_ids: Iterable[int], *, theta: dict[int, float], config: A
     vote_ids = list(vote_ids)
     participants = set()
     checked = 0
+    findings: dict[tuple[str, bool], list[int]] = defaultdict(list)
     for vote in _votes(vote_ids):
-        _check_answers_and_cap(vote, config)
+        for reason, present in _answer_and_cap_findings(vote, config):
+            findings[(reason, present)].append(vote.pk)
         participants.add(vote.participant_id)
         checked += 1
+    # One locked update per reason and outcome for the whole batch, not three per vote: the new votes'
+    # checks run in batches (arena/tasks.py:check_new_votes) and this was most of their cost.
+    for (reason, present), ids in findings.items():
+        set_reason(ids, reason, present)
     Vote.objects.filter(pk__in=vote_ids).update(checked_at=timezone.now())
     for participant_id in participants:
         check_judge(participant_id, theta)

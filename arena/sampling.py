@@ -5,7 +5,10 @@ original study. ``adaptive``: a pair is drawn with probability proportional to h
 battle on it is expected to shrink the leaderboard's intervals (the drop in the trace of the
 inverse Fisher information, an A-optimal design step). That favours pairs whose outcome is most
 uncertain under the current fit (p(1-p) near ¼) and models with few votes (large variance). A
-fixed share of draws stays uniform so every pair keeps getting some battles.
+fixed share of draws stays uniform so every pair keeps getting some battles. When the cached board
+names neighbours it cannot tell apart yet (``arena.ranking.separation``: "about N more votes"), half
+of the adaptive mass goes to exactly those pairs, in proportion to how much one vote shrinks the
+variance of their difference, so the board's open questions get settled first.
 
 Never touches the database: it reads the fit that the leaderboard refresh leaves in the cache, so
 it is safe to call from async code. Without that fit it samples uniformly.
@@ -20,6 +23,7 @@ from django.conf import settings
 
 UNIFORM_SHARE = 0.1  # adaptive mode: this share of the probability mass is spread uniformly
 GAIN_POWER = 2.0  # sharpen towards the most informative pairs (tuned in bench/sampling_sim.py)
+NEIGHBOUR_SHARE = 0.5  # adaptive mode: share of the focused mass on unresolved neighbour pairs
 PRIOR_GAMES = 0.5  # virtual battles per pair so the information matrix is invertible
 
 
@@ -75,13 +79,40 @@ def information_gain(theta: np.ndarray, games: np.ndarray) -> tuple[np.ndarray, 
     return i, j, gain
 
 
-def adaptive_pair_weights(theta: np.ndarray, games: np.ndarray, model_w: np.ndarray):
-    """Pair probabilities for adaptive mode (pure numpy; also used by the simulation)."""
+def adaptive_pair_weights(theta: np.ndarray, games: np.ndarray, model_w: np.ndarray,
+                          unresolved: list[tuple[int, int]] | None = None):
+    """Pair probabilities for adaptive mode (pure numpy; also used by the simulation).
+
+    ``unresolved``: pool-index pairs of board neighbours not yet told apart; they share
+    NEIGHBOUR_SHARE of the focused mass, each in proportion to the relative drop in the variance of
+    its difference from one more vote, w·v / (1 + w·v)."""
     i, j, gain = information_gain(theta, games)
     base = model_w[i] * model_w[j]
     focused = base * gain**GAIN_POWER
     focused = focused / focused.sum() if focused.sum() > 0 else base / base.sum()
+    if unresolved:
+        target = _neighbour_weights(theta, games, unresolved, i, j) * base
+        if target.sum() > 0:
+            focused = (1 - NEIGHBOUR_SHARE) * focused + NEIGHBOUR_SHARE * target / target.sum()
     return i, j, (1 - UNIFORM_SHARE) * focused + UNIFORM_SHARE * base / base.sum()
+
+
+def _neighbour_weights(theta, games, unresolved, i, j) -> np.ndarray:
+    n = len(theta)
+    pair_of = {(int(a), int(b)): p for p, (a, b) in enumerate(zip(i, j))}
+    prob = 1.0 / (1.0 + np.exp(-(theta[i] - theta[j])))
+    w = prob * (1.0 - prob)
+    info = np.zeros((n, n))
+    info[i, j] = info[j, i] = -(games[i, j] + PRIOR_GAMES) * w
+    info[np.arange(n), np.arange(n)] = -info.sum(axis=1)
+    cov = np.linalg.pinv(info)
+    out = np.zeros(len(i))
+    for a, b in unresolved:
+        p = pair_of.get((min(a, b), max(a, b)))
+        if p is not None:
+            variance = cov[a, a] + cov[b, b] - 2 * cov[a, b]
+            out[p] = w[p] * variance / (1.0 + w[p] * variance)
+    return out
 
 
 def choose_pair(candidates: Sequence, config=None, rng: random.Random | None = None) -> tuple:
@@ -97,7 +128,10 @@ def choose_pair(candidates: Sequence, config=None, rng: random.Random | None = N
     if mode == "adaptive" and state is not None:
         theta = np.array([state["theta"].get(model.pk, 0.0) for model in pool])
         games = _games_matrix(pool, state)
-        i, j, pair_w = adaptive_pair_weights(theta, games, weights)
+        index = {model.pk: k for k, model in enumerate(pool)}
+        unresolved = [(index[upper], index[lower]) for upper, lower, needed in state.get("neighbours", ())
+                      if needed and upper in index and lower in index]
+        i, j, pair_w = adaptive_pair_weights(theta, games, weights, unresolved)
     else:
         i, j = np.triu_indices(len(pool), k=1)
         pair_w = weights[i] * weights[j]

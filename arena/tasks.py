@@ -10,21 +10,80 @@ from __future__ import annotations
 from datetime import timedelta
 
 from celery import shared_task
+from django.core.cache import cache
 
 from arena import quality, ranking, selectors, services
+from arena.services import labels as label_services
+from arena.services import styles as style_services
 from arena.models import ArenaConfig, Vote
 
 PENDING_CHECK_GRACE = timedelta(minutes=1)  # a queued check normally runs within seconds
 PENDING_CHECK_BATCH = 5000
+CHECKS_QUEUED_KEY = "arena:vote-checks-queued"
+# A batch queued but never run (its worker died) stops blocking the next one after this many seconds.
+CHECKS_QUEUED_TTL = 60
+
+
+def vote_stored(vote_id: int) -> None:
+    """A vote was committed (the vote view's ``after_commit``): its quality check runs in the next batch.
+
+    One ``check_new_votes`` task checks every vote stored since the last one, with one fit: a task per
+    vote cost more than the vote itself (bench/vote_ingest.py, docs/load.md). The flag is cleared when
+    a batch starts, so a vote committed meanwhile queues the next batch; if the cache is down no task is
+    queued and the beat's ``check_pending_votes`` catches the vote up a minute later."""
+    if cache.add(CHECKS_QUEUED_KEY, vote_id, timeout=CHECKS_QUEUED_TTL):
+        check_new_votes.delay()
+
+
+@shared_task(name="arena.check_new_votes")
+def check_new_votes() -> int:
+    """Check every vote not checked yet (a batch queued by ``vote_stored``); returns how many."""
+    cache.delete(CHECKS_QUEUED_KEY)  # votes committed from now on queue the next batch
+    ids = selectors.unchecked_vote_ids(older_than=timedelta(0), limit=PENDING_CHECK_BATCH)
+    if len(ids) == PENDING_CHECK_BATCH:
+        check_new_votes.delay()  # more are waiting: another batch after this one
+    return _after_votes(ids)
+
+
+def _after_votes(vote_ids: list[int]) -> int:
+    """What follows new votes, in batches: their answers' style features and prompts' labels (for the
+    style-controlled and filtered boards), then the quality checks, which ask for a fresh board."""
+    if not vote_ids:
+        return 0
+    battle_ids = list(Vote.objects.filter(pk__in=vote_ids).values_list("battle_id", flat=True))
+    style_services.store_answer_styles(battle_ids=battle_ids)
+    label_services.relabel_battles(battle_ids=battle_ids)
+    return recheck_votes(vote_ids)
 
 
 @shared_task(name="arena.process_vote")
 def process_vote(vote_id: int) -> list[str]:
     """After a vote is stored: flag it (and its judge) if needed, then ask for a fresh leaderboard."""
     config = ArenaConfig.current()
+    battle_id = Vote.objects.filter(pk=vote_id).values_list("battle_id", flat=True).first()
+    if battle_id is not None:
+        style_services.store_answer_styles(battle_ids=[battle_id])
+        label_services.label_battle(battle_id=battle_id)  # prompt language and categories, for filtered boards
     reasons = quality.check_vote(vote_id, config=config, theta=ranking.current_strengths(config.both_bad_as_tie))
     votes_changed()
     return reasons
+
+
+@shared_task(name="arena.relabel_prompts")
+def relabel_prompts() -> int:
+    """Label every voted prompt again with the current category rules (the admin's action)."""
+    count = label_services.relabel_battles()
+    label_services.reweight_duplicates()
+    votes_changed()
+    return count
+
+
+@shared_task(name="arena.reweight_duplicates")
+def reweight_duplicates() -> dict:
+    """Cap near-duplicate prompts' weight in the leaderboard (schedule it in beat, e.g. hourly)."""
+    report = label_services.reweight_duplicates()
+    votes_changed()
+    return {"clusters": report.clusters, "prompts": report.prompts, "capped_votes": report.capped_votes}
 
 
 @shared_task(name="arena.refresh_leaderboard")
@@ -49,7 +108,7 @@ def check_pending_votes() -> int:
     """Beat: check the votes whose check was never run (queued while the broker was down), once they
     are older than a check in flight could be. Returns how many were checked."""
     ids = selectors.unchecked_vote_ids(older_than=PENDING_CHECK_GRACE, limit=PENDING_CHECK_BATCH)
-    return recheck_votes(ids) if ids else 0
+    return _after_votes(ids)
 
 
 @shared_task(name="arena.fail_stale_exports")

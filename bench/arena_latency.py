@@ -5,7 +5,7 @@
 2. Concurrency: how many simultaneous battles one ASGI process relays without errors.
 
 Usage:
-  python bench/arena_latency.py ttft  [--runs 20]
+  python bench/arena_latency.py ttft  [--runs 20] [--backend fake|vllm]
   python bench/arena_latency.py concurrency [--levels 1,4,16,64,128] [--backend fake|vllm]
 Everything runs on 127.0.0.1 with a throw-away SQLite database.
 """
@@ -91,13 +91,16 @@ async def arena_turn(port: int, cookie: str, prompt: str) -> tuple[float, float,
 
 
 async def direct_ttft(base_url: str, served_name: str, prompt: str) -> float:
-    from models_serving.client import Endpoint, StreamStats, stream_chat
+    """Seconds from the request to the first text, through the arena's own client (pooled connection)."""
+    from models_serving.client import Endpoint, stream_chat
 
-    stats = StreamStats()
+    started = time.perf_counter()
+    first = None
     async for _ in stream_chat(Endpoint(base_url, served_name), [{"role": "user", "content": prompt}],
-                               temperature=0.9, top_p=0.95, max_tokens=32, stats=stats):
-        pass
-    return stats.ttft_ms / 1000
+                               temperature=0.9, top_p=0.95, max_tokens=32):
+        if first is None:
+            first = time.perf_counter() - started
+    return first if first is not None else float("nan")
 
 
 def register(base_url: str, served_name: str, max_tokens: int) -> None:
@@ -137,28 +140,41 @@ def start_fake():
     raise SystemExit("fake server did not start")
 
 
-def bench_ttft(runs: int) -> None:
+def bench_ttft(runs: int, backend: str) -> None:
+    """Send -> first token through the arena vs the same endpoint called directly, interleaved, each on a
+    warm connection (one event loop for all rounds; the arena worker keeps its upstream pool)."""
     from models_serving.vllm_process import free_port
 
-    server = start_vllm()
+    if backend == "vllm":
+        server = start_vllm()
+        base_url, served, stop = server.base_url, "tiny-llama", server.stop
+    else:
+        process, base_url = start_fake()
+        served, stop = "echo-bench", process.terminate
     port = free_port()
     web = None
     try:
-        register(server.base_url, "tiny-llama", 32)
-        cookie = participants(1)[0]
+        register(base_url, served, 32)
+        cookies = participants(runs + 3)
         web = start_web(port)
-        arena, direct = [], []
-        for _ in range(runs + 2):  # two warm-up rounds each
-            direct.append(asyncio.run(direct_ttft(server.base_url, "tiny-llama", PROMPT)))
-            arena.append(asyncio.run(arena_turn(port, cookie, PROMPT))[0])
-        arena, direct = arena[2:], direct[2:]
-        print(f"TTFT median of {runs}: arena {statistics.median(arena) * 1000:.1f} ms, "
-              f"direct {statistics.median(direct) * 1000:.1f} ms, "
-              f"overhead {(statistics.median(arena) - statistics.median(direct)) * 1000:.1f} ms")
+
+        async def rounds():
+            arena, direct = [], []
+            for index in range(runs + 3):  # three warm-up rounds each
+                direct.append(await direct_ttft(base_url, served, PROMPT))
+                arena.append((await arena_turn(port, cookies[index], PROMPT))[0])
+            return arena[3:], direct[3:]
+
+        arena, direct = asyncio.run(rounds())
+        diffs = sorted(a - d for a, d in zip(arena, direct))
+        print(f"{backend}: send -> first token, median of {runs}: arena {statistics.median(arena) * 1000:.1f} ms, "
+              f"direct {statistics.median(direct) * 1000:.1f} ms, added {(statistics.median(arena) - statistics.median(direct)) * 1000:.1f} ms "
+              f"(median of paired differences {statistics.median(diffs) * 1000:.1f} ms), load {os.getloadavg()[0]:.2f}",
+              flush=True)
     finally:
         if web:
             web.terminate()
-        server.stop()
+        stop()
 
 
 def bench_concurrency(levels: list[int], backend: str) -> None:
@@ -202,13 +218,14 @@ def main() -> None:
     sub = parser.add_subparsers(dest="what", required=True)
     ttft = sub.add_parser("ttft")
     ttft.add_argument("--runs", type=int, default=20)
+    ttft.add_argument("--backend", choices=["fake", "vllm"], default="fake")
     conc = sub.add_parser("concurrency")
     conc.add_argument("--levels", default="1,8,32,64,128,256")
     conc.add_argument("--backend", choices=["fake", "vllm"], default="fake")
     args = parser.parse_args()
     call_command("migrate", verbosity=0)
     if args.what == "ttft":
-        bench_ttft(args.runs)
+        bench_ttft(args.runs, args.backend)
     else:
         bench_concurrency([int(x) for x in args.levels.split(",")], args.backend)
 

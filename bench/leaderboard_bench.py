@@ -12,8 +12,21 @@ then times
 
 checks that both give the same ratings (within 0.5 points) and drops the database afterwards.
 
+With ``--style`` (issue #12) every answer also gets stored style features (``AnswerStyle``: tokens,
+headers, list items, bold spans, Basque share; votes are simulated with style effects and a
+left-side bias), and the bench also times
+
+* ours, style-controlled: ``style_data.load_style_rows`` (one COPY, binary, into numpy) + the
+  Bradley–Terry fit with covariates and sandwich intervals for all 3 dimensions (the < 5 s goal);
+  then the same with ``--style-rounds`` Poisson-bootstrap refits, timed once;
+* FastChat's published style control (``compute_style_control``: FastChat's 4 features as
+  (a − b)/(a + b + 1), standardised, L-BFGS with an L2 penalty of 0.5) on the same votes, point fit
+  per dimension, and checks that our fit with the same features and regularisation agrees within
+  0.5 points.
+
     python bench/leaderboard_bench.py                 # 1M votes, keeps nothing
     python bench/leaderboard_bench.py --votes 200000 --keep
+    python bench/leaderboard_bench.py --style --skip-baseline --repeat 3
 """
 from __future__ import annotations
 
@@ -77,8 +90,9 @@ def outcomes(rng, gap: np.ndarray, tie_rate: float = 0.3) -> np.ndarray:
     return np.where(u < tie, 1, np.where(u < tie + p - tie / 2, 0, 2))
 
 
-def load_votes(votes: int, n_models: int, seed: int) -> dict:
-    """21 models, 2,000 participants, ``votes`` voted battles over 180 days, 3% flagged; COPY in."""
+def load_votes(votes: int, n_models: int, seed: int, style: bool = False) -> dict:
+    """21 models, 2,000 participants, ``votes`` voted battles over 180 days, 3% flagged; COPY in.
+    With ``style``: per-answer style features too, and votes that respond to them."""
     from django.db import connection
     from django.utils import timezone
 
@@ -107,7 +121,9 @@ def load_votes(votes: int, n_models: int, seed: int) -> dict:
 
     a = rng.integers(0, n_models, votes)
     b = (a + rng.integers(1, n_models, votes)) % n_models
-    codes = {dim: outcomes(rng, truth[dim][a] - truth[dim][b]) for dim in DIMENSIONS}
+    features = simulate_style(rng, n_models, a, b) if style else None
+    effect = features["effect"] if style else 0.0
+    codes = {dim: outcomes(rng, truth[dim][a] - truth[dim][b] + effect) for dim in DIMENSIONS}
     overall_labels = np.array(["A", "tie", "B"], dtype=object)[codes["overall"]]
     both_bad = (codes["overall"] == 1) & (rng.random(votes) < 0.3)
     overall_labels[both_bad] = "both_bad"
@@ -144,9 +160,131 @@ def load_votes(votes: int, n_models: int, seed: int) -> dict:
                     f"COPY {table} ({', '.join(frame.columns)}) FROM STDIN WITH (FORMAT csv, NULL '\\N')"
                 ) as copy:
                     copy.write(buffer.getvalue())
+            if style:
+                copy_style(raw, battle_ids, features, lo, hi)
         cursor.execute("VACUUM ANALYZE arena_battle")
         cursor.execute("VACUUM ANALYZE arena_vote")
+        if style:
+            cursor.execute("SELECT setval(pg_get_serial_sequence('arena_message', 'id'), %s)", [2 * votes])
+            cursor.execute("VACUUM ANALYZE arena_message")
+            cursor.execute("VACUUM ANALYZE arena_answerstyle")
     return {"models": models, "truth": truth}
+
+
+STYLE_EFFECTS = {"tokens": 0.6, "headers": 0.1, "list_items": 0.15, "bold": 0.1, "basque_share": 0.8, "left": 0.08}
+
+
+def simulate_style(rng, n_models: int, a: np.ndarray, b: np.ndarray) -> dict:
+    """Per-answer features drawn around each model's habits, and the logit shift they cause."""
+    votes = len(a)
+    habit_tokens = rng.uniform(150, 700, n_models)
+    habit_md = rng.uniform(0, 4, (n_models, 3))
+    habit_basque = rng.uniform(0.6, 1.0, n_models)
+    out = {}
+    for side, idx in (("a", a), ("b", b)):
+        out[f"tokens_{side}"] = np.maximum(1, rng.normal(habit_tokens[idx], 0.3 * habit_tokens[idx])).astype(int)
+        for c, name in enumerate(("headers", "list_items", "bold")):
+            out[f"{name}_{side}"] = rng.poisson(habit_md[idx, c])
+        language = rng.integers(200, 2000, votes)
+        share = np.clip(rng.normal(habit_basque[idx], 0.1), 0, 1)
+        out[f"language_chars_{side}"] = language
+        out[f"basque_chars_{side}"] = (share * language).astype(int)
+    ratio = {name: (out[f"{name}_a"] - out[f"{name}_b"]) / (out[f"{name}_a"] + out[f"{name}_b"] + 1.0)
+             for name in ("tokens", "headers", "list_items", "bold")}
+    share_diff = out["basque_chars_a"] / out["language_chars_a"] - out["basque_chars_b"] / out["language_chars_b"]
+    out["effect"] = (sum(STYLE_EFFECTS[name] * ratio[name] for name in ratio)
+                     + STYLE_EFFECTS["basque_share"] * share_diff + STYLE_EFFECTS["left"])
+    return out
+
+
+def copy_style(raw, battle_ids: list, features: dict, lo: int, hi: int) -> None:
+    """COPY both answers of votes lo..hi into arena_message (ids 2v+1, 2v+2) and arena_answerstyle."""
+    count = hi - lo
+    ids = np.arange(2 * lo + 1, 2 * hi + 1)
+    sides = np.tile(["A", "B"], count)
+    battles = np.repeat(battle_ids[lo:hi], 2)
+    messages = pd.DataFrame({"id": ids, "battle_id": battles, "turn": 0, "role": "assistant", "side": sides,
+                             "content": "", "finish_reason": "stop", "error": "", "token_count": 0,
+                             "created_at": "2026-05-01 00:00:00+00"})
+
+    def interleave(name):
+        return np.column_stack([features[f"{name}_a"][lo:hi], features[f"{name}_b"][lo:hi]]).reshape(-1)
+
+    styles = pd.DataFrame({"message_id": ids, "battle_id": battles, "side": sides,
+                           **{name: interleave(name) for name in
+                              ("tokens", "headers", "list_items", "bold", "basque_chars", "language_chars")}})
+    for table, frame in (("arena_message", messages), ("arena_answerstyle", styles)):
+        buffer = io.StringIO()
+        frame.to_csv(buffer, index=False, header=False)
+        with raw.cursor().copy(
+                f"COPY {table} ({', '.join(frame.columns)}) FROM STDIN WITH (FORMAT csv, NULL '\\N')"
+        ) as copy:
+            copy.write(buffer.getvalue())
+
+
+# ------------------------------------------------------------------ style control: ours and FastChat's
+
+FASTCHAT_FEATURES = ("tokens", "headers", "list_items", "bold")
+
+
+def ours_style(rounds: int):
+    """Style-controlled boards for the 3 dimensions from the database, as the leaderboard builds them."""
+    from arena.ranking.board import ranking_settings, ridge_for
+    from arena.ranking.counts import VoteFilters, count_votes
+    from arena.ranking.style_board import style_boards
+    from arena.ranking.style_data import load_style_rows
+
+    knobs = ranking_settings()
+    rows = load_style_rows(VoteFilters())
+    raw_boards = {dim: type("Raw", (), {"scores": []})() for dim in DIMENSIONS}
+    return rows, style_boards(rows, raw_boards, {}, both_bad_as_tie=True, ridge_theta=ridge_for(knobs["prior_sd"]),
+                              rounds=rounds, seed=knobs["seed"], min_votes=knobs["min_votes"])
+
+
+def fastchat_style_fit(a, b, y, X, n, reg=0.5, tol=1e-6):
+    """FastChat's ``fit_contextual_bt`` (rating_systems.py): L-BFGS on the per-vote log loss, ratings in
+    log10 units, L2 penalty reg/2 on every parameter."""
+    alpha = math.log(10.0)
+
+    def loss_and_grad(params):
+        ratings, beta = params[:n], params[n:]
+        probs = expit(alpha * (ratings[a] - ratings[b]) + X @ beta)
+        loss = -(np.log(probs) * y + np.log(1.0 - probs) * (1.0 - y)).sum() + reg / 2 * params @ params
+        error = y - probs
+        grad = reg * params
+        np.add.at(grad[:n], np.column_stack([a, b]), (-alpha * error)[:, None] * np.array([1.0, -1.0]))
+        grad[n:] -= X.T @ error
+        return loss, grad
+
+    result = minimize(loss_and_grad, np.zeros(n + X.shape[1]), jac=True, method="L-BFGS-B",
+                      options={"disp": False, "maxiter": 100, "gtol": tol})
+    return 400 * result.x[:n] + 1000
+
+
+def compare_style_with_fastchat(rows) -> float:
+    """FastChat's features and regularisation, fitted by FastChat's method and by ours: max rating gap."""
+    from arena.ranking import bt, style_fit
+    from arena.ranking.style_board import covariates, outcome_y
+
+    X_all, _ = covariates(rows)
+    X_all = X_all[:, :len(FASTCHAT_FEATURES)]  # FastChat has neither the Basque share nor the position
+    worst = 0.0
+    for dim in DIMENSIONS:
+        y, keep = outcome_y(rows.outcomes[dim], True)
+        ids, inverse = np.unique(np.concatenate([rows.model_a[keep], rows.model_b[keep]]), return_inverse=True)
+        a, b, X, n = inverse[:keep.sum()], inverse[keep.sum():], X_all[keep], len(ids)
+        X = (X - X.mean(axis=0)) / X.std(axis=0)  # FastChat standardises over the votes it fits
+        started = time.perf_counter()
+        theirs = fastchat_style_fit(a, b, y, X, n)
+        their_time = time.perf_counter() - started
+        started = time.perf_counter()
+        ours = style_fit.fit(a, b, y, X, n, ridge_theta=0.5 / math.log(10.0) ** 2, ridge_beta=0.5)
+        our_time = time.perf_counter() - started
+        gap = float(np.abs(bt.to_ratings(ours[:n]) - theirs).max())
+        worst = max(worst, gap)
+        print(f"  {dim:8s}: FastChat compute_style_control point fit {their_time:.3f} s, ours {our_time:.3f} s; "
+              f"max |ours - FastChat| = {gap:.4f} points")
+    return worst
 
 
 # ------------------------------------------------------------------ FastChat baseline
@@ -246,6 +384,8 @@ def main() -> None:
     parser.add_argument("--database", default="arena_bench")
     parser.add_argument("--keep", action="store_true", help="keep the database (reuse with --reuse)")
     parser.add_argument("--reuse", action="store_true", help="use an existing loaded database")
+    parser.add_argument("--style", action="store_true", help="store style features and time style control too")
+    parser.add_argument("--style-rounds", type=int, default=100, help="Poisson-bootstrap refits, style-controlled")
     args = parser.parse_args()
 
     if not args.reuse:
@@ -257,7 +397,7 @@ def main() -> None:
 
         if not args.reuse:
             started = time.perf_counter()
-            load_votes(args.votes, args.models, seed=1)
+            load_votes(args.votes, args.models, seed=1, style=args.style)
             print(f"loaded {args.votes:,} votes over {args.models} models with COPY in {time.perf_counter() - started:.1f} s")
         from arena.models import Vote
 
@@ -266,14 +406,28 @@ def main() -> None:
 
         from arena.ranking.board import leaderboard_from_counts, ranking_settings
 
+        if args.style:
+            style_times, (rows, boards) = timed(lambda: ours_style(0), args.repeat)
+            print(f"ours: style-controlled, 3 dims, sandwich intervals, from the database ({len(rows):,} votes): "
+                  f"min {min(style_times):.3f} s  median {statistics.median(style_times):.3f} s")
+            effects = {c.name: round(c.win_probability, 3) for c in boards["overall"].coefficients}
+            print(f"  overall coefficients as win probabilities: {effects}")
+            boot_times, _ = timed(lambda: ours_style(args.style_rounds), 1)
+            print(f"ours: style-controlled with {args.style_rounds} bootstrap refits per dimension: {boot_times[0]:.3f} s")
+            worst_style = compare_style_with_fastchat(rows)
+            print(f"style control agrees with FastChat's within {worst_style:.4f} points "
+                  f"({'OK' if worst_style < 0.5 else 'FAIL'} at 0.5)")
+
         sql_times, counted = timed(lambda: count_votes(VoteFilters()), args.repeat)
         knobs = {**ranking_settings(), "rounds": args.rounds}
         fit_times, _ = timed(lambda: leaderboard_from_counts(counted, VoteFilters(), True, **knobs), args.repeat)
-        ours_times, board = timed(lambda: build_leaderboard(VoteFilters(), rounds=args.rounds), args.repeat)
+        ours_times, board = timed(lambda: build_leaderboard(VoteFilters(), rounds=args.rounds, style_rounds=0),
+                                  args.repeat)
         print(f"ours: SQL GROUP BY alone  min {min(sql_times):.3f} s  median {statistics.median(sql_times):.3f} s")
         print(f"ours: fits + intervals alone (from counts)  min {min(fit_times):.3f} s  "
               f"median {statistics.median(fit_times):.3f} s")
-        print(f"ours: full leaderboard (3 dims x {args.rounds} bootstrap rounds + analytic CIs) "
+        print(f"ours: full leaderboard (3 dims x {args.rounds} bootstrap rounds + analytic CIs"
+              f"{', + style-controlled with sandwich CIs' if args.style else ''}) "
               f"min {min(ours_times):.3f} s  median {statistics.median(ours_times):.3f} s  "
               f"(all runs: {', '.join(f'{t:.3f}' for t in ours_times)})")
 

@@ -216,7 +216,7 @@ class Stack:
     def start_web(self, ws_max_size: int) -> None:
         self.spawn("web", [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1",
                            "--port", str(self.web_port), "--workers", str(self.args.web_workers),
-                           "--ws", "websockets", "--ws-max-size", str(ws_max_size),
+                           "--ws", self.args.ws, "--ws-max-size", str(ws_max_size),
                            "--no-access-log", "--log-level", "warning", "--timeout-graceful-shutdown", "5"])
         wait_http(f"{self.base}/login/", 90, "the ASGI server")
 
@@ -458,7 +458,7 @@ def scan_log(path: Path) -> dict:
     processed = failed = 0
     for raw in path.read_text(errors="replace").splitlines():
         line = raw.strip()
-        if "Task arena.process_vote[" in line:
+        if "Task arena.check_new_votes[" in line:
             processed += " succeeded in " in line
             failed += " raised " in line
         match = LOG_LEVEL.search(line[:80])
@@ -476,7 +476,7 @@ def scan_log(path: Path) -> dict:
                 counts["other: " + LOG_NOISE.sub("N", line)[:160]] += 1
     out = {"levels": dict(levels), "top": counts.most_common(15)}
     if processed or failed:
-        out["process_vote"] = {"succeeded": processed, "raised": failed}
+        out["check_new_votes"] = {"succeeded": processed, "raised": failed}
     return out
 
 
@@ -838,7 +838,8 @@ def check_votes(results: Results, usernames: list[str]) -> dict:
     return {"accepted_by_clients": len(accepted), "rows_for_accepted": sum(rows.values()), "LOST": len(lost),
             "lost_battles": lost[:20], "duplicates": duplicates + per_battle, "stored_total": stored,
             "stored_but_not_acknowledged": not_acknowledged, "accepted_battle_not_voted_status": not_voted_status,
-            "votes_without_transcript": without_transcript, "battles_by_status": statuses}
+            "votes_without_transcript": without_transcript, "battles_by_status": statuses,
+            "accepted_not_checked": Vote.objects.filter(battle_id__in=accepted, checked_at__isnull=True).count()}
 
 
 def summarise(report: dict) -> str:
@@ -863,7 +864,7 @@ def summarise(report: dict) -> str:
         f"  load average 1m: start {report['load_average']['start'][0] if report['load_average']['start'] else '?'}"
         f", max {report['load_average']['max_1m']}, mean {report['load_average']['mean_1m']} "
         f"on {report['load_average']['cores']} cores",
-        f"  celery process_vote: {report['celery']['process_vote']}, accepted votes never processed "
+        f"  celery check_new_votes batches: {report['celery']['check_new_votes']}, accepted votes never checked "
         f"{report['celery']['votes_not_processed']}, backlog at end {report['celery']['backlog_end']}",
         f"  postgres sessions opened: {report['postgres']['sessions_opened']}"
         f" ({report['postgres']['sessions_per_vote']} per vote)",
@@ -881,6 +882,7 @@ def main() -> int:
     parser.add_argument("--think", type=float, default=0.0, help="mean pause between battles, seconds")
     parser.add_argument("--second-turn", type=float, default=0.3, help="share of battles with a second prompt")
     parser.add_argument("--web-workers", type=int, default=2, help="uvicorn worker processes (>= 2)")
+    parser.add_argument("--ws", default="websockets-sansio", help="uvicorn --ws (deploy/Procfile's)")
     parser.add_argument("--celery-pool", default="threads", choices=["threads", "solo"])
     parser.add_argument("--celery-concurrency", type=int, default=2)
     parser.add_argument("--models", type=int, default=2, help="served models registered on the upstream")
@@ -1002,10 +1004,9 @@ def main() -> int:
         "chaos": results.chaos,
         **usage,
         "celery": {"backlog_end": backlog_end, "backlog_after_settle": backlog_settled,
-                   "process_vote": celery_log.get("process_vote", {"succeeded": 0, "raised": 0}),
+                   "check_new_votes": celery_log.get("check_new_votes", {"succeeded": 0, "raised": 0}),
                    # accepted votes whose quality check never ran (its task was never queued, or lost)
-                   "votes_not_processed": votes["accepted_by_clients"]
-                   - celery_log.get("process_vote", {}).get("succeeded", 0)},
+                   "votes_not_processed": votes["accepted_not_checked"]},
         "postgres": {"sessions_opened": outcome["pg_sessions"],
                      "sessions_per_vote": round(outcome["pg_sessions"] / max(1, votes["accepted_by_clients"]), 1)
                      if outcome["pg_sessions"] is not None else None},

@@ -53,7 +53,10 @@ def wrap_sync(mod, name):
     def w(*a, **k):
         mark(name + ">"); r = f(*a, **k); mark(name + "<"); return r
     setattr(mod, name, w)
-wrap_sync(services, "submit_prompt"); wrap_sync(consumers, "endpoint_for")
+from arena.services import battles
+wrap_sync(services, "submit_prompt")
+for name in ("acting_participant", "_check_rate", "_start_battle", "_locked_battle", "_begin_turn"):
+    wrap_sync(battles, name)  # the steps inside submit_prompt's transaction
 orig_stream = client.stream_chat
 async def stream(*a, **k):
     mark("stream_chat>")

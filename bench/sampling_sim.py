@@ -8,7 +8,14 @@ bootstrap) is the target. Adaptive sampling uses the production code (arena.samp
 the current fit, refitted every ``--refresh`` votes as the cached leaderboard would be) until its
 average width reaches the target. Prints the saving per seed and overall.
 
+Scenario ``top5`` (issue #12) measures what the board's "about N more votes to tell A and B apart"
+is for: how many votes each strategy needs until the top five's order is certain (the 90 % interval
+of each of the five differences between neighbours 1–2, …, 5–6 excludes zero), uniform sampling vs
+adaptive sampling aimed at the unresolved neighbour pairs (``arena.ranking.separation`` on the
+current fit, as the cached board feeds ``arena.sampling``).
+
     python bench/sampling_sim.py --votes 10000 --seeds 5
+    python bench/sampling_sim.py --scenario top5 --seeds 5
 """
 from __future__ import annotations
 
@@ -27,7 +34,7 @@ import django  # noqa: E402
 django.setup()
 
 from arena import sampling  # noqa: E402
-from arena.ranking import bt  # noqa: E402
+from arena.ranking import bt, separation  # noqa: E402
 
 TIE_RATE = 0.3  # tie probability 2·0.3·min(p, 1-p): up to 30% between equals
 PRIOR = 0.01
@@ -131,6 +138,54 @@ def simulate(
     return results
 
 
+def top_order_votes(truth, rng, refresh: int, cap: int, adaptive: bool, top: int = 5) -> tuple[int, bool]:
+    """(votes until the order of the ``top`` best, and the gap to the next, is certain at 90 %;
+    whether that order is the true one)."""
+    n = len(truth)
+    i, j = bt.pair_index(n)
+    counts = np.zeros((len(i), 3))
+    used = 0
+    while used < cap:
+        if used == 0 or not adaptive:
+            pair = rng.integers(0, len(i), refresh)
+        else:
+            theta = bt.fit_point(counts, n, PRIOR)
+            cov = bt.analytic_covariances(theta, counts, n, PRIOR)["fisher"]
+            order = list(np.argsort(-theta))
+            gaps = separation.neighbour_gaps(theta, cov, order, Z90)
+            games = np.zeros((n, n))
+            games[i, j] = games[j, i] = counts.sum(axis=1)
+            unresolved = [(upper, lower) for upper, lower, needed in gaps if needed]
+            _i, _j, probs = sampling.adaptive_pair_weights(theta, games, np.ones(n), unresolved)
+            pair = rng.choice(len(i), size=refresh, p=probs / probs.sum())
+        add_battles(counts, pair, play(truth, i[pair], j[pair], rng))
+        used += refresh
+        theta = bt.fit_point(counts, n, PRIOR)
+        cov = bt.analytic_covariances(theta, counts, n, PRIOR)["fisher"]
+        order = list(np.argsort(-theta))[: top + 1]
+        if all(needed == 0 for _u, _l, needed in separation.neighbour_gaps(theta, cov, order, Z90)):
+            return used, order == list(np.argsort(-truth))[: top + 1]
+    return cap, False
+
+
+def top5_scenario(n_models: int, seeds: list[int], refresh: int, spacing: float, cap: int) -> None:
+    """True scores: the best six ``spacing`` points apart, the rest spread below them."""
+    savings = []
+    for seed in seeds:
+        rng = np.random.default_rng(seed)
+        top = -np.arange(6) * spacing / bt.ELO_SCALE
+        rest = top[-1] - rng.uniform(spacing, 400, n_models - 6) / bt.ELO_SCALE
+        truth = rng.permutation(np.concatenate([top, rest]))
+        uniform, uniform_right = top_order_votes(truth, np.random.default_rng(seed + 1000), refresh, cap, adaptive=False)
+        adaptive, adaptive_right = top_order_votes(truth, np.random.default_rng(seed + 1000), refresh, cap, adaptive=True)
+        savings.append(1 - adaptive / uniform)
+        print(f"seed {seed}: top-5 order certain after {uniform} votes (uniform) vs {adaptive} (adaptive): "
+              f"{100 * savings[-1]:.1f}% fewer{' [uniform hit the cap]' if uniform >= cap else ''}; "
+              f"true order: uniform {uniform_right}, adaptive {adaptive_right}")
+    print(f"mean saving {100 * np.mean(savings):.1f}% (min {100 * min(savings):.1f}%, max {100 * max(savings):.1f}%), "
+          f"{n_models} models, top six {spacing:.0f} points apart")
+
+
 SCENARIOS = {
     # Every model starts at zero votes.
     "fresh": {"incumbents": 0, "history": 0},
@@ -147,8 +202,15 @@ def main() -> None:
     parser.add_argument("--elo-sd", type=float, default=150.0, help="spread of true strengths (rating points)")
     parser.add_argument("--refresh", type=int, default=100, help="votes between refits (cache refresh)")
     parser.add_argument("--bootstrap", type=int, default=1000, help="bootstrap rounds for the width check (0: skip)")
-    parser.add_argument("--scenario", choices=[*SCENARIOS, "all"], default="all")
+    parser.add_argument("--scenario", choices=[*SCENARIOS, "top5", "all"], default="all")
+    parser.add_argument("--spacing", type=float, default=40.0, help="top5: points between the best six")
+    parser.add_argument("--cap", type=int, default=200_000, help="top5: give up after this many votes")
     args = parser.parse_args()
+    if args.scenario in ("top5", "all"):
+        print("== scenario top5")
+        top5_scenario(args.models, list(range(args.seeds)), args.refresh, args.spacing, args.cap)
+        if args.scenario == "top5":
+            return
     names = list(SCENARIOS) if args.scenario == "all" else [args.scenario]
     for name in names:
         started = time.perf_counter()

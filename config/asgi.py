@@ -20,10 +20,24 @@ from models_serving import client  # noqa: E402
 
 client.warm_up()  # the upstream client's one-time costs now, not in the first battle
 
+
+async def lifespan(scope, receive, send):
+    """The server's start and stop: at stop, the upstream connection pools are closed cleanly."""
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await client.close_clients()
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         "websocket": SameOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        "lifespan": lifespan,
     }
 )
 from config.loop_lag import instrument  # noqa: E402  (a no-op unless ARENA_LOOP_LAG_FILE is set)

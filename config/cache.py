@@ -7,8 +7,9 @@ are dropped, and each failure is logged once per call. Django's own RedisCache r
 from __future__ import annotations
 
 import logging
+import threading
 
-from django.core.cache.backends.redis import RedisCache
+from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -28,7 +29,32 @@ def _degrade(name: str, fallback):
     return method
 
 
+class SharedPoolRedisCacheClient(RedisCacheClient):
+    """Connection pools shared by every cache object of the process. Django makes a cache object, and
+    with it a new pool, per thread (per request context under ASGI, where each request runs in a new
+    thread): every request opened a new TCP connection to Redis (profiled in the vote view,
+    bench/vote_ingest.py). redis-py's pools are thread-safe and reset themselves after a fork."""
+
+    _shared: dict = {}
+    _lock = threading.Lock()
+
+    def _get_connection_pool(self, write):
+        index = self._get_connection_pool_index(write)
+        key = (self._servers[index], tuple(sorted((k, repr(v)) for k, v in self._pool_options.items())))
+        pool = self._shared.get(key)
+        if pool is None:
+            with self._lock:
+                pool = self._shared.get(key)
+                if pool is None:
+                    pool = self._shared[key] = self._pool_class.from_url(self._servers[index], **self._pool_options)
+        return pool
+
+
 class ResilientRedisCache(RedisCache):
+    def __init__(self, server, params):
+        super().__init__(server, params)
+        self._class = SharedPoolRedisCacheClient
+
     get = _degrade("get", lambda key, default=None, version=None: default)
     get_many = _degrade("get_many", {})
     has_key = _degrade("has_key", False)

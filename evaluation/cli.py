@@ -25,20 +25,28 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--model", required=True, help="arena public name, or a checkpoint folder")
     run.add_argument("--suite", default="basque", choices=sorted(suites.SUITES),
                      help="basque: the lm-eval group basque_local, offline copies reading the data pack (data/); "
-                          "basque-hub: upstream's basque_bench group (needs the hub)")
+                          "basque-hub: upstream's basque_bench members plus an EusExams score (needs the hub); "
+                          "basque-study: the study's 14 tasks (hub names when reachable, else the offline copies)")
     run.add_argument("--tasks", default="", help="comma-separated lm-eval task/group names (overrides the suite)")
     run.add_argument("--num-fewshot", type=int, default=5, help="few-shot examples (default 5, as the study)")
     run.add_argument("--limit", type=int, default=None, help="only the first N items of each task")
     run.add_argument("--backend", default="auto", choices=["auto", "endpoint", "hf"],
-                     help="auto: the arena model's endpoint, or in-process for a checkpoint (unless --base-url)")
+                     help="auto: an endpoint when there is one (the arena model's, or --base-url: the faster path), "
+                          "else in-process")
     run.add_argument("--base-url", default="", help="OpenAI-compatible base URL (…/v1) serving the checkpoint")
     run.add_argument("--served-name", default="", help="model name on that endpoint")
     run.add_argument("--tokenizer", default="", help="tokenizer folder (default: the checkpoint)")
-    run.add_argument("--apply-chat-template", action="store_true", help="format prompts with the chat template")
+    run.add_argument("--apply-chat-template", action="store_true",
+                     help="format every prompt with the chat template (both backends)")
     run.add_argument("--fewshot-as-multiturn", action="store_true",
                      help="with --apply-chat-template: few-shot examples as chat turns")
     run.add_argument("--batch-size", type=int, default=1)
-    run.add_argument("--max-length", type=int, default=None, help="endpoint context window (lm-eval default 2048)")
+    run.add_argument("--num-concurrent", type=int, default=1, help="endpoint: requests in flight (GPU servers)")
+    run.add_argument("--max-length", type=int, default=None,
+                     help="prompt tokens kept on both backends (default: the model's limit, capped by the endpoint's)")
+    run.add_argument("--echo-only", action="store_true",
+                     help="endpoint: score single-token choices by echo too (lm-eval's way; slower, same numbers)")
+    run.add_argument("--include-path", default=None, help="an extra folder of lm-eval task YAMLs")
     run.add_argument("--output", type=Path, default=None, help="write scores and raw lm-eval results to this JSON file")
     store = run.add_mutually_exclusive_group()
     store.add_argument("--store", dest="store", action="store_const", const=True, default=None,
@@ -81,6 +89,12 @@ def cmd_run(args) -> int:
     from .targets import resolve_target
 
     tasks = [t for t in args.tasks.split(",") if t.strip()] or None
+    if args.suite == suites.STUDY_SUITE and not tasks:
+        from .study import hub_reachable, study_tasks
+
+        ran, missing = study_tasks(hub_reachable())
+        print(f"study suite: {len(ran)} of 14 tasks; not here: {', '.join(missing)} (an average without them is "
+              "not the study's)", file=sys.stderr)
     is_path = Path(args.model).expanduser().exists() or args.model.startswith(("/", "./", "../", "~"))
     store, reason = False, "--no-store"
     if args.store is not False:
@@ -92,17 +106,17 @@ def cmd_run(args) -> int:
         print(f"error: {args.model!r} is not a checkpoint folder; arena names need the database ({reason})",
               file=sys.stderr)
         return EXIT_FAILED
-    extra = {"batch_size": args.batch_size, "max_length": args.max_length,
-             "fewshot_as_multiturn": args.fewshot_as_multiturn}
+    extra = {"batch_size": args.batch_size, "fast_choices": not args.echo_only, "include_path": args.include_path}
+    protocol = {"num_fewshot": args.num_fewshot, "limit": args.limit, "apply_chat_template": args.apply_chat_template,
+                "fewshot_as_multiturn": args.fewshot_as_multiturn, "max_length": args.max_length,
+                "num_concurrent": args.num_concurrent}
     try:
         target = resolve_target(args.model, args.backend, base_url=args.base_url, served_name=args.served_name,
                                 tokenizer=args.tokenizer)
         if store:
             from .services import create_run, execute_run
 
-            run = create_run(model_label=args.model, backend=args.backend, suite=args.suite, tasks=tasks,
-                             num_fewshot=args.num_fewshot, limit=args.limit,
-                             apply_chat_template=args.apply_chat_template)
+            run = create_run(model_label=args.model, backend=args.backend, suite=args.suite, tasks=tasks, **protocol)
             run = execute_run(run, target=target, options=extra)
             if run.status != run.Status.SUCCEEDED:
                 raise EvaluationError(f"run {run.pk} failed: {run.error}")
@@ -114,8 +128,7 @@ def cmd_run(args) -> int:
             results, ips, n_items = run.raw_results, run.items_per_second, run.n_items
             print(f"stored as evaluation run {run.pk}")
         else:
-            options = RunOptions(tasks=suites.resolve_tasks(args.suite, tasks), num_fewshot=args.num_fewshot,
-                                 limit=args.limit, apply_chat_template=args.apply_chat_template, **extra)
+            options = RunOptions(tasks=suites.resolve_tasks(args.suite, tasks), **protocol, **extra)
             outcome = run_evaluation(target, options,
                                      progress=lambda f, m: print(f"[{f:4.0%}] {m}", file=sys.stderr, flush=True))
             scores, results = outcome.scores, outcome.results
@@ -125,6 +138,11 @@ def cmd_run(args) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
     _print_scores(scores, ips, n_items)
+    facts = (results or {}).get("evaluation") or {}
+    if facts.get("window"):
+        cut = (facts.get("requests") or {}).get("truncated")
+        print(f"protocol: {facts.get('protocol')}; window {facts['window']} tokens"
+              + (f", {cut} request(s) cut" if cut else ""))
     if args.output:
         payload = {"model": args.model, "target": target.as_dict(), "items_per_second": ips, "n_items": n_items,
                    "scores": [vars(s) for s in scores], "lm_eval": results}

@@ -29,7 +29,16 @@ class EvaluationRun(models.Model):
     tasks = models.JSONField(_("tasks"), default=list, blank=True, help_text=_("Empty: the whole suite."))
     num_fewshot = models.PositiveSmallIntegerField(_("few-shot examples"), null=True, blank=True, default=5)
     limit = models.PositiveIntegerField(_("items per task (limit)"), null=True, blank=True)
-    apply_chat_template = models.BooleanField(_("apply chat template"), default=False)
+    apply_chat_template = models.BooleanField(_("apply chat template"), default=False,
+                                              help_text=_("On both backends and for every task."))
+    fewshot_as_multiturn = models.BooleanField(_("few-shot examples as chat turns"), default=False)
+    max_length = models.PositiveIntegerField(
+        _("context window (tokens)"), null=True, blank=True,
+        help_text=_("Prompt tokens kept on both backends. Empty: the model's limit, capped by the endpoint's."))
+    num_concurrent = models.PositiveSmallIntegerField(_("concurrent requests"), default=1,
+                                                      help_text=_("Endpoint only."))
+    # The resolved protocol (few-shot, chat template, limit, backend): runs are averaged only with equals.
+    protocol = models.JSONField(_("protocol"), default=dict, blank=True)
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING,
                               db_index=True)
     progress = models.FloatField(_("progress"), default=0.0)
@@ -45,6 +54,7 @@ class EvaluationRun(models.Model):
                                    related_name="+", verbose_name=_("created by"))
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(_("last heartbeat"), null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -58,6 +68,21 @@ class EvaluationRun(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)
+
+    @property
+    def protocol_key(self) -> str:
+        """One string per protocol: the table averages only runs that share it."""
+        return protocol_key(self.protocol)
+
+
+def protocol_key(protocol: dict) -> str:
+    if not protocol:
+        return ""
+    limit = protocol.get("limit")
+    parts = [f"{protocol.get('num_fewshot')}-shot", "chat template" if protocol.get("apply_chat_template") else "",
+             "multi-turn" if protocol.get("fewshot_as_multiturn") else "",
+             f"first {limit} items" if limit else "all items", str(protocol.get("backend", ""))]
+    return " · ".join(part for part in parts if part)
 
 
 class BenchmarkScore(models.Model):

@@ -1,9 +1,11 @@
 """Run lm-evaluation-harness on one Target (no Django here).
 
-Scoring is entirely lm-eval's: multiple-choice tasks by log-likelihood through ``local-completions``
-(vLLM prompt logprobs, ``echo=True``) or ``hf`` in-process; generative tasks through
-``local-chat-completions`` on an endpoint. The model is built once and the requested tasks (a suite's
-members, see ``plan``) are evaluated one after the other, so progress can be reported between them.
+Scoring is entirely lm-eval's. On an endpoint every task goes through one model,
+``endpoint_lm.ArenaCompletionsLM`` (lm-eval's ``local-completions`` sending token ids, BOS as
+in-process, single-token choices in one request per context); in-process through ``hf``. Both get the
+same context window (``resolve_window``) and the same chat-template setting, so both see the same
+prompt. The requested tasks (a suite's members, see ``plan``) are evaluated one after the other, so
+progress can be reported between them.
 """
 from __future__ import annotations
 
@@ -16,12 +18,12 @@ from importlib import metadata
 
 from . import suites
 from .errors import EvaluationError
-from .targets import Target, auth_header, check_endpoint
+from .backends import build_lm, resolve_window
+from .targets import Target, check_endpoint
 
 logger = logging.getLogger(__name__)
 
 Progress = Callable[[float, str], None]
-LOGLIK_TYPES = {"multiple_choice", "loglikelihood", "loglikelihood_rolling"}
 
 
 @dataclass
@@ -29,14 +31,22 @@ class RunOptions:
     tasks: list[str]
     num_fewshot: int | None = 5  # the study's setting
     limit: int | float | None = None
-    apply_chat_template: bool = False
+    apply_chat_template: bool = False  # both backends, every task (generative ones included)
     fewshot_as_multiturn: bool = False
     batch_size: int = 1
-    num_concurrent: int = 1
-    max_length: int | None = None  # endpoint context window; None = lm-eval's default (2048)
+    num_concurrent: int = 1  # endpoint: requests in flight (a GPU server batches them)
+    max_length: int | None = None  # prompt tokens kept; None = the model's limit, capped by the server's
+    fast_choices: bool = True  # endpoint: single-token choices in one request per context
     dtype: str = "float32"
     log_samples: bool = False
     endpoint_timeout: float = 10.0
+    include_path: str | None = None  # extra lm-eval task folder
+
+
+def protocol(options: RunOptions, backend: str) -> dict:
+    """What makes two runs' scores comparable: averaged together only when equal."""
+    return {"num_fewshot": options.num_fewshot, "apply_chat_template": options.apply_chat_template,
+            "fewshot_as_multiturn": options.fewshot_as_multiturn, "limit": options.limit, "backend": backend}
 
 
 @dataclass
@@ -61,6 +71,8 @@ class Outcome:
     n_items: int = 0
     seconds: float = 0.0
     versions: dict = field(default_factory=dict)
+    window: int | None = None  # prompt tokens kept on both backends
+    protocol: dict = field(default_factory=dict)
 
     @property
     def items_per_second(self) -> float | None:
@@ -81,13 +93,14 @@ def package_versions() -> dict:
     return versions
 
 
-def task_manager_for(tasks: list[str]):
+def task_manager_for(tasks: list[str], include_path: str | None = None):
     """A TaskManager that knows the offline tasks; the built-in index is loaded only when needed."""
     from lm_eval.tasks import TaskManager
 
-    local = [t for t in tasks if suites.is_local(t)]
-    include = str(suites.materialize()) if local else None
-    needs_defaults = len(local) < len(tasks)
+    include = [str(suites.materialize())]  # the offline copies and our hub-side groups
+    if include_path:
+        include.append(include_path)
+    needs_defaults = any(t not in suites.offline_task_names() and not suites.is_local(t) for t in tasks)
     manager = TaskManager(include_path=include, include_defaults=needs_defaults)
     known = set(manager.all_tasks)
     unknown = [t for t in tasks if t not in known]
@@ -97,46 +110,7 @@ def task_manager_for(tasks: list[str]):
     return manager
 
 
-# -- models ---------------------------------------------------------------------------------------
-
-def build_lm(target: Target, options: RunOptions, kind: str):
-    """kind: "loglik" (completions / hf) or "chat" (chat completions)."""
-    from lm_eval.api.registry import get_model
-
-    if target.backend == "hf":
-        import torch
-
-        args = {"pretrained": target.pretrained, "dtype": options.dtype, "batch_size": options.batch_size,
-                "device": "cuda" if torch.cuda.is_available() else "cpu"}
-        if target.peft:
-            args["peft"] = target.peft
-        if target.tokenizer and target.tokenizer != target.pretrained:
-            args["tokenizer"] = target.tokenizer
-        return get_model("hf")(**args)
-    common = {"model": target.served_name, "tokenizer": target.tokenizer, "tokenizer_backend": "huggingface",
-              "num_concurrent": options.num_concurrent, "max_retries": 2}
-    header = auth_header(target)
-    if header:
-        common["header"] = header
-    if options.max_length:
-        common["max_length"] = options.max_length
-    if kind == "chat":
-        # lm-eval's chat backend sends messages, batch 1, and cannot score log-likelihoods.
-        return get_model("local-chat-completions")(base_url=f"{target.base_url}/chat/completions",
-                                                   tokenized_requests=False, batch_size=1, **common)
-    # Strings, not token ids: vLLM re-tokenizes; lm-eval still needs the tokenizer for context lengths.
-    # With a chat template lm-eval only renders it locally when sending token ids (else it would send
-    # the messages as JSON text), so that case sends ids.
-    return get_model("local-completions")(base_url=f"{target.base_url}/completions",
-                                          tokenized_requests=options.apply_chat_template,
-                                          batch_size=options.batch_size, **common)
-
-
-# -- planning: which tasks go to which model --------------------------------------------------------
-
-def _kind(task) -> str:
-    return "loglik" if task.OUTPUT_TYPE in LOGLIK_TYPES else "chat"
-
+# -- planning -----------------------------------------------------------------------------------------
 
 def _members(name: str, manager) -> list[str] | None:
     """The members of a group lm-eval computes no score for (no aggregate_metric_list); else None."""
@@ -148,29 +122,18 @@ def _members(name: str, manager) -> list[str] | None:
     return None
 
 
-def plan(tasks: list[str], manager, target: Target) -> list[tuple[str, str]]:
-    """[(task or group name, "loglik" | "chat")], one lm-eval call each.
+def plan(tasks: list[str], manager) -> list[str]:
+    """The task or group names, one lm-eval call each, each once.
 
     A group without aggregate metrics (a suite: basque_local, basque_bench) has no score of its own,
     so its members are planned one by one: progress is reported between them and nothing is lost.
-    In-process hf does both kinds; on an endpoint a group mixing them is split into its tasks,
-    losing only its aggregate."""
-    steps = []
+    A name already planned (a suite listing a task the run also names) is not run twice."""
+    steps: list[str] = []
     for name in tasks:
         members = _members(name, manager)
-        if members is not None:
-            steps += plan(members, manager, target)
-        elif target.backend == "hf":
-            steps.append((name, "loglik"))
-        else:
-            leaves = list(manager.load([name])["tasks"].values())
-            kinds = {_kind(leaf) for leaf in leaves}
-            if len(kinds) == 1:
-                steps.append((name, kinds.pop()))
-            else:
-                logger.warning("%s mixes log-likelihood and generative tasks: evaluating its %d tasks one by one",
-                               name, len(leaves))
-                steps += [(leaf.task_name, _kind(leaf)) for leaf in leaves]
+        for step in plan(members, manager) if members is not None else [name]:
+            if step not in steps:
+                steps.append(step)
     return steps
 
 
@@ -184,31 +147,33 @@ def run_evaluation(target: Target, options: RunOptions, progress: Progress | Non
         raise EvaluationError("--num-fewshot must be 0 or more")
     if options.limit is not None and options.limit <= 0:
         raise EvaluationError("--limit must be positive")
+    if options.num_concurrent < 1:
+        raise EvaluationError("--num-concurrent must be 1 or more")
     versions = package_versions()
     progress(0.01, "checking tasks")
-    manager = task_manager_for(options.tasks)
+    manager = task_manager_for(options.tasks, options.include_path)
+    facts = None
     if target.backend == "endpoint":
         progress(0.02, f"checking endpoint {target.base_url}")
-        versions["endpoint"] = check_endpoint(target, options.endpoint_timeout)
-    steps = plan(options.tasks, manager, target)
+        facts = versions["endpoint"] = check_endpoint(target, options.endpoint_timeout)
+    window = resolve_window(target, options, facts)
+    steps = plan(options.tasks, manager)
 
     import lm_eval
 
-    models: dict[str, object] = {}
+    progress(0.04, "loading model")
+    model = build_lm(target, options, window)
     merged: dict = {}
     samples: dict = {}
     seconds = 0.0
-    for index, (name, kind) in enumerate(steps):
+    for index, name in enumerate(steps):
         progress(0.05 + 0.9 * index / len(steps), f"evaluating {name} ({index + 1}/{len(steps)})")
-        if kind not in models:
-            progress(0.05 + 0.9 * index / len(steps), f"loading model for {kind} tasks")
-            models[kind] = build_lm(target, options, kind)
         started = time.monotonic()
         try:
             result = lm_eval.simple_evaluate(
-                model=models[kind], tasks=[name], num_fewshot=options.num_fewshot, limit=options.limit,
+                model=model, tasks=[name], num_fewshot=options.num_fewshot, limit=options.limit,
                 task_manager=manager, log_samples=options.log_samples,
-                apply_chat_template=options.apply_chat_template or kind == "chat",
+                apply_chat_template=options.apply_chat_template,
                 fewshot_as_multiturn=options.fewshot_as_multiturn, batch_size=options.batch_size,
                 bootstrap_iters=1000,
             )
@@ -225,9 +190,11 @@ def run_evaluation(target: Target, options: RunOptions, progress: Progress | Non
     check_item_counts(merged)
     scores = extract_scores(merged)
     n_items = sum(s.n_samples or 0 for s in _one_per_task(scores) if not s.is_group)
-    merged["evaluation"] = {"steps": steps, "seconds": seconds, "n_items": n_items, "versions": versions}
+    merged["evaluation"] = {"steps": steps, "seconds": seconds, "n_items": n_items, "versions": versions,
+                            "window": window, "protocol": protocol(options, target.backend),
+                            "requests": dict(getattr(model, "stats", {}))}
     return Outcome(scores=scores, results=merged, samples=samples, n_items=n_items, seconds=seconds,
-                   versions=versions)
+                   versions=versions, window=window, protocol=protocol(options, target.backend))
 
 
 def check_item_counts(results: dict) -> None:

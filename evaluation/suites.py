@@ -2,8 +2,9 @@
 
 A suite is one lm-eval group. ``--suite basque`` is ``lm_tasks/basque_local.yaml``, a group of the
 offline task YAMLs in ``lm_tasks/`` (upstream name + ``_local``, so they never shadow the hub tasks);
-``--suite basque-hub`` is upstream's ``basque_bench``. The benchmarks table (order, label, headline
-metric) is read from the group YAML. What stays in Python:
+``--suite basque-hub`` is ``lm_tasks/basque_hub.yaml``, upstream's ``basque_bench`` members with an
+EusExams group (``_hub``); ``--suite basque-study`` is the study's 14 tasks (``study.py``). The
+offline suite's rows (order, label, headline metric) are read from its group YAML. What stays in Python:
 
 - the data pack's location: lm-eval needs concrete ``data_files`` paths, so the YAMLs carry an
   ``@BENCHMARKS@`` placeholder and ``materialize`` copies them into a cache folder with absolute paths;
@@ -28,7 +29,9 @@ from .errors import EvaluationError
 TEMPLATES_DIR = Path(__file__).resolve().parent / "lm_tasks"
 PLACEHOLDER = "@BENCHMARKS@"
 LOCAL_SUFFIX = "_local"
-SUITES = {"basque": "basque_local", "basque-hub": "basque_bench"}  # CLI name -> lm-eval group
+HUB_SUFFIX = "_hub"
+SUITES = {"basque": "basque_local", "basque-hub": "basque_hub", "basque-study": ""}  # CLI name -> lm-eval group
+STUDY_SUITE = "basque-study"  # resolved at run time: hub names when reachable, else offline copies
 EXAMS_BASE = "eus_exams_eu_local_base"  # included by each generated per-exam task
 EXAMS_GROUP = "eus_exams_eu_local"
 
@@ -78,12 +81,20 @@ def benchmarks() -> tuple[Benchmark, ...]:
 
 
 def canonical_name(task: str) -> str:
-    """The upstream name a result is reported under (``eus_trivia_local`` -> ``eus_trivia``)."""
-    return task[: -len(LOCAL_SUFFIX)] if task.endswith(LOCAL_SUFFIX) else task
+    """The upstream name a result is reported under (``eus_trivia_local``, ``eus_exams_eu_hub`` -> upstream)."""
+    for suffix in (LOCAL_SUFFIX, HUB_SUFFIX):
+        if task.endswith(suffix):
+            return task[: -len(suffix)]
+    return task
 
 
 def is_local(task: str) -> bool:
     return task.endswith(LOCAL_SUFFIX)
+
+
+def offline_task_names() -> set[str]:
+    """Tasks and groups lm-eval finds in our folder alone (the hub groups need upstream's index too)."""
+    return {name for name in _templates() if not name.endswith(HUB_SUFFIX)}
 
 
 def data_files(data_dir: Path | None = None) -> dict[str, Path]:
@@ -187,11 +198,12 @@ def _write_exam_tasks(folder: Path, final: Path, by_exam: dict[str, list[dict]])
         )
 
 
-def resolve_tasks(suite: str | None, tasks: list[str] | None) -> list[str]:
+def resolve_tasks(suite: str | None, tasks: list[str] | None, *, hub: bool | None = None) -> list[str]:
     """The lm-eval task/group names a run evaluates: explicit ``--tasks`` win over ``--suite``.
 
     Bare upstream names of offline benchmarks are accepted too when the suite is offline
-    (``--suite basque --tasks eus_trivia`` means the local copy).
+    (``--suite basque --tasks eus_trivia`` means the local copy). ``basque-study`` asks whether the
+    hub is reachable unless ``hub`` says so.
     """
     if tasks:
         names = [t.strip() for t in tasks if t and t.strip()]
@@ -203,4 +215,8 @@ def resolve_tasks(suite: str | None, tasks: list[str] | None) -> list[str]:
         return names
     if suite not in SUITES:
         raise EvaluationError(f"unknown suite {suite!r}; choose one of: {', '.join(SUITES)}")
+    if suite == STUDY_SUITE:
+        from . import study
+
+        return study.study_tasks(study.hub_reachable() if hub is None else hub)[0]
     return [SUITES[suite]]

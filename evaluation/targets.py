@@ -141,6 +141,13 @@ def check_endpoint(target: Target, timeout: float = 10.0) -> dict:
             f"model endpoint {target.base_url} does not serve {target.served_name!r} (it serves: {', '.join(served)})"
         )
     facts = {"served_models": served}
+    try:  # vLLM lists each model's max_model_len: the prompt window must fit it
+        listing = httpx.get(f"{target.base_url}/models", headers=auth_header(target), timeout=timeout).json()
+        lengths = [m.get("max_model_len") for m in listing.get("data", []) if m.get("id") == target.served_name]
+        if lengths and isinstance(lengths[0], int):
+            facts["max_model_len"] = lengths[0]
+    except (httpx.HTTPError, ValueError, AttributeError):
+        pass
     try:  # vLLM reports its version; other servers may not
         version = httpx.get(target.base_url.removesuffix("/v1") + "/version", timeout=timeout)
         if version.status_code == 200:

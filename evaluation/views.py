@@ -5,16 +5,17 @@ from django.contrib.admin.views.decorators import staff_member_required
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, render
 
-from . import selectors, suites
+from . import selectors
 from .models import EvaluationRun
+from .study import AVERAGES, STUDY
 
 
 def benchmarks(request):
-    rows = selectors.benchmark_rows()
+    table = selectors.benchmark_table(request.GET.get("protocol") or None)
+    rows = [{"model": row.model, "cells": row.cells(table.columns), "averages": row.averages()} for row in table.rows]
     context = {
-        "benchmarks": suites.benchmarks(),
-        "rows": rows,
-        "correlations": selectors.correlations(bench_scores={r.model: r.average for r in rows if r.complete}),
+        "table": table, "rows": rows, "averages": AVERAGES, "study": STUDY,
+        "correlations": selectors.correlations(table.rows),
     }
     return render(request, "evaluation/benchmarks.html", context)
 

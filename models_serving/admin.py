@@ -25,10 +25,12 @@ ADAPTER_SERVING_FIELDS = {"is_active", "checkpoint_path", "served_name"}
 class ServedModelAdmin(admin.ModelAdmin):
     form = ServedModelAdminForm
     list_display = ("public_name", "kind", "served_name", "is_active", "health_badge", "last_health_check",
-                    "short_error", "median_ttft", "tokens_per_s", "errors_last_hour", "server_link", "arena_weight")
+                    "short_error", "median_ttft", "tokens_per_s", "errors_last_hour", "server_link", "arena_weight",
+                    "try_link")
     list_filter = ("kind", "is_active", "health")
     search_fields = ("public_name", "served_name", "backbone", "recipe", "training_run")
-    readonly_fields = ("health", "last_health_check", "last_error", "created_at", "updated_at", "server_link")
+    readonly_fields = ("health", "last_health_check", "last_error", "created_at", "updated_at", "server_link",
+                       "try_link")
     actions = ("try_model", "check_health_now", "apply_plan_now")
     fieldsets = (
         (None, {"fields": ("public_name", "description", "kind", "is_active", "arena_weight")}),
@@ -48,6 +50,40 @@ class ServedModelAdmin(admin.ModelAdmin):
         (_("Health"), {"fields": ("health", "last_health_check", "last_error", "server_link",
                                   "created_at", "updated_at")}),
     )
+
+    # What each kind uses in the "Checkpoint / endpoint" section; the others are left off its change page.
+    KIND_FIELDS = {
+        ServedModel.Kind.VLLM_BASE: ("checkpoint_path", "served_name"),
+        ServedModel.Kind.VLLM_LORA: ("checkpoint_path", "base_model", "served_name"),
+        ServedModel.Kind.EXTERNAL: ("endpoint_url", "served_name", "api_key_env"),
+    }
+    KIND_HELP = {
+        ServedModel.Kind.VLLM_BASE: _("The checkpoint's folder (full weights); serve_models starts its vLLM server."),
+        ServedModel.Kind.VLLM_LORA: _("The adapter's folder, and its base if the adapter does not name a "
+                                      "registered one; it is loaded into the base's server."),
+        ServedModel.Kind.EXTERNAL: _("URL, model name and the NAME of the environment variable holding the API "
+                                     "key (keys are never stored)."),
+    }
+
+    def get_fieldsets(self, request, obj=None):
+        """A new entry shows every field (its kind is not chosen yet); an existing one only its kind's."""
+        if obj is None or obj.kind not in self.KIND_FIELDS:
+            return self.fieldsets
+        kind = obj.kind
+        fieldsets = [(None, {"fields": ("public_name", "description", "kind", "is_active", "arena_weight",
+                                        "try_link")}),
+                     (_("Checkpoint / endpoint"), {"fields": self.KIND_FIELDS[kind],
+                                                   "description": self.KIND_HELP[kind]})]
+        fieldsets += [section for section in self.fieldsets[2:]
+                      if kind == ServedModel.Kind.VLLM_BASE or not section[1]["fields"][0].startswith("server_")]
+        return fieldsets
+
+    @admin.display(description=_("test"))
+    def try_link(self, obj):
+        if obj is None or obj.pk is None:
+            return "–"
+        return format_html('<a href="{}">{}</a>', reverse("admin:models_serving_servedmodel_try", args=[obj.pk]),
+                           _("Test with a Basque prompt"))
 
     def formfield_for_dbfield(self, db_field, request, **kwargs):
         field = super().formfield_for_dbfield(db_field, request, **kwargs)

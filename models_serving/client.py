@@ -8,6 +8,7 @@ health check, the launcher and the registration checks ask an endpoint.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import os
 import time
 import weakref
@@ -15,9 +16,10 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import httpx
-import openai
+import orjson
 from django.conf import settings
-from openai import AsyncOpenAI, DefaultAsyncHttpxClient
+
+from models_serving.sse import sse_data
 
 # Variables the site reads for its own secrets and connections: never an endpoint's key, whatever
 # MODELS_SERVING allows (a mistaken prefix or list must not send them to a server an admin chose).
@@ -106,7 +108,8 @@ def listed_models(endpoint: Endpoint, *, timeout: float = 5.0) -> set[str]:
         raise ListingError("/v1/models did not answer a model list", status_code=200) from None
 
 
-# Pooled clients per event loop (an httpx pool cannot cross loops), then per endpoint/key/timeout.
+# Pooled HTTP clients per event loop (an httpx pool cannot cross loops), then per base URL and timeout:
+# one connection pool per endpoint for the process's life, closed by ``close_clients`` at shutdown.
 _clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict]" = weakref.WeakKeyDictionary()
 # One TLS context for every upstream client, built at import. httpx builds one per client by
 # default (loading the CA bundle: ~30 ms of CPU), and that ran on the event loop when a process's
@@ -115,29 +118,35 @@ _clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict]" = weakref
 _TLS = httpx.create_ssl_context()
 
 
-def _new_client(base_url: str, api_key: str, timeout: float) -> AsyncOpenAI:
-    timeouts = httpx.Timeout(timeout, connect=min(timeout, 10.0))
-    return AsyncOpenAI(base_url=base_url, api_key=api_key, max_retries=0, timeout=timeouts,
-                       http_client=DefaultAsyncHttpxClient(verify=_TLS, timeout=timeouts))
+def _client(endpoint: Endpoint, timeout: float) -> httpx.AsyncClient:
+    """One pooled client per (base URL, timeout) per event loop: connections are reused."""
+    clients = _clients.setdefault(asyncio.get_running_loop(), {})
+    cache_key = (endpoint.base_url, timeout)
+    client = clients.get(cache_key)
+    if client is None:
+        timeouts = httpx.Timeout(timeout, connect=min(timeout, 10.0))
+        client = httpx.AsyncClient(base_url=endpoint.base_url, timeout=timeouts, verify=_TLS,
+                                   limits=httpx.Limits(max_connections=None, max_keepalive_connections=256))
+        clients[cache_key] = client
+    return client
 
 
 def warm_up() -> None:
-    """Pay the upstream client's one-time costs at process start, not inside the first battle: the
-    SDK imports its chat resources on first use (~60 ms of CPU on the event loop, profiled). Called
-    by the ASGI entry point; opens no connection."""
-    _new_client("http://127.0.0.1/v1", "warm-up", 1.0).chat.completions  # imports the chat resources (~60 ms)
+    """Pay the upstream client's one-time import costs at process start, not inside the first battle
+    (httpcore loads its asyncio backend on the first request). Called by the ASGI entry point; opens
+    no connection."""
+    for module in ("httpcore._backends.anyio", "httpcore._async.http11"):
+        importlib.import_module(module)
 
 
-def _client(endpoint: Endpoint, timeout: float) -> AsyncOpenAI:
-    """One pooled client per (endpoint, key, timeout) per event loop: connections are reused."""
-    key = endpoint.api_key()
-    cache_key = (endpoint.base_url, key, timeout)
-    clients = _clients.setdefault(asyncio.get_running_loop(), {})
-    client = clients.get(cache_key)
-    if client is None:
-        client = _new_client(endpoint.base_url, key, timeout)
-        clients[cache_key] = client
-    return client
+async def close_clients() -> None:
+    """Close this event loop's pooled clients (the ASGI server's shutdown: config/asgi.py)."""
+    for client in _clients.pop(asyncio.get_running_loop(), {}).values():
+        await client.aclose()
+
+
+class UpstreamError(RuntimeError):
+    """The endpoint answered, but not a stream of completions: an HTTP error status or an error event."""
 
 
 async def stream_chat(
@@ -158,27 +167,34 @@ async def stream_chat(
     With ``max_chars``, at most that many characters are yielded: the response is closed at the cap
     (an endpoint may ignore ``max_tokens``) and ``stats.finish_reason`` is ``"length"``."""
     stats = stats if stats is not None else StreamStats()
+    body = orjson.dumps({
+        "model": endpoint.served_name, "messages": messages, "stream": True, "temperature": temperature,
+        "top_p": top_p, "max_tokens": max_tokens, "stream_options": {"include_usage": True},
+    })
+    headers = {"Authorization": f"Bearer {endpoint.api_key()}", "Content-Type": "application/json",
+               "Accept": "text/event-stream"}
     started = time.monotonic()
     attempt = 0
     while True:
-        stream = None
+        response = deltas = None
         try:
-            stream = await _client(endpoint, token_timeout).chat.completions.create(
-                model=endpoint.served_name, messages=messages, stream=True,
-                temperature=temperature, top_p=top_p, max_tokens=max_tokens,
-                stream_options={"include_usage": True},
-            )
-            iterator = stream.__aiter__()
-            first = await asyncio.wait_for(_next_with_text(iterator, stats), timeout=first_token_timeout)
+            http = _client(endpoint, token_timeout)
+            response = await http.send(http.build_request("POST", "/chat/completions", content=body,
+                                                          headers=headers), stream=True)
+            if response.status_code != 200:
+                raise UpstreamError(_status_message(response.status_code, await response.aread()))
+            deltas = _text_deltas(response, stats)
+            first = await _next_delta(deltas, first_token_timeout)
             break
-        except (openai.APIError, httpx.HTTPError, asyncio.TimeoutError, OSError) as exc:
-            await _close(stream)
+        except (UpstreamError, httpx.HTTPError, asyncio.TimeoutError, OSError) as exc:
+            await _close(response, deltas)
             attempt += 1
             if attempt > retries:
                 raise EndpointError(_describe(exc), before_first_token=True) from exc
             await asyncio.sleep(0.5 * attempt)
     if first is None:  # stream ended without any text: a valid, empty answer
         stats.duration_ms = int((time.monotonic() - started) * 1000)
+        await _close(response, deltas)
         return
     stats.ttft_ms = int((time.monotonic() - started) * 1000)
     length = 0
@@ -195,44 +211,76 @@ async def stream_chat(
             length += len(delta)
             stats.text_parts.append(delta)
             yield delta
-            delta = await asyncio.wait_for(_next_with_text(iterator, stats), timeout=token_timeout)
-    except (openai.APIError, httpx.HTTPError, asyncio.TimeoutError, OSError) as exc:
+            delta = await _next_delta(deltas, token_timeout)
+    except (UpstreamError, httpx.HTTPError, asyncio.TimeoutError, OSError) as exc:
         raise EndpointError(_describe(exc), before_first_token=False) from exc
     finally:
         stats.duration_ms = int((time.monotonic() - started) * 1000)
-        await _close(stream)  # at the cap, on an error or when the reader stops: free the connection
+        await _close(response, deltas)  # at the cap, on an error or when the reader stops: free the connection
 
 
-async def _next_with_text(iterator, stats: StreamStats) -> str | None:
-    """Advance to the next chunk that carries text; None at the end of the stream."""
-    async for chunk in iterator:
-        if chunk.usage is not None:
-            stats.completion_tokens = chunk.usage.completion_tokens
-        if not chunk.choices:
+async def _next_delta(deltas: AsyncIterator[str], timeout: float) -> str | None:
+    # asyncio.timeout, not wait_for: wait_for wraps every token's wait in a new task.
+    async with asyncio.timeout(timeout):
+        return await anext(deltas, None)
+
+
+async def _text_deltas(response: httpx.Response, stats: StreamStats) -> AsyncIterator[str]:
+    """The text of each chunk of a chat-completions event stream, as it arrives; usage and finish
+    reason go into ``stats``. Parsed here rather than by the OpenAI SDK, which builds pydantic objects
+    for every chunk: per token the relay's largest CPU cost (profiled: docs/relay.md)."""
+    async for data in sse_data(response.aiter_bytes()):
+        if data == b"[DONE]":
+            return
+        try:
+            chunk = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            raise UpstreamError(f"unreadable event: {data[:100]!r}") from None
+        if not isinstance(chunk, dict):
+            raise UpstreamError(f"unreadable event: {data[:100]!r}")
+        if "error" in chunk:  # vLLM reports a failure mid-stream as an error event
+            error = chunk["error"]
+            message = error.get("message") if isinstance(error, dict) else error
+            raise UpstreamError(f"error event: {str(message)[:300]}")
+        usage = chunk.get("usage")
+        if isinstance(usage, dict) and isinstance(usage.get("completion_tokens"), int):
+            stats.completion_tokens = usage["completion_tokens"]
+        choices = chunk.get("choices")
+        if not choices or not isinstance(choices, list) or not isinstance(choices[0], dict):
             continue
-        choice = chunk.choices[0]
-        if choice.finish_reason:
-            stats.finish_reason = choice.finish_reason
-        text = choice.delta.content if choice.delta else None
-        if text:
+        choice = choices[0]
+        if choice.get("finish_reason"):
+            stats.finish_reason = str(choice["finish_reason"])
+        delta = choice.get("delta")
+        text = delta.get("content") if isinstance(delta, dict) else None
+        if text and isinstance(text, str):
             stats.chunks += 1
-            return text
-    return None
+            yield text
 
 
-async def _close(stream) -> None:
-    """Close a response that may not have been read to its end; never masks the error being handled."""
-    if stream is None:
-        return
+def _status_message(status: int, body: bytes) -> str:
     try:
-        await stream.close()
-    except Exception:  # noqa: BLE001 - the connection is being dropped anyway
-        pass
+        parsed = orjson.loads(body)
+        error = parsed.get("error") or parsed
+        message = error.get("message", error) if isinstance(error, dict) else error
+    except (orjson.JSONDecodeError, AttributeError):
+        message = body.decode("utf-8", "replace")
+    return f"HTTP {status}: {str(message)[:300]}"
+
+
+async def _close(response: httpx.Response | None, deltas=None) -> None:
+    """Close a response that may not have been read to its end; never masks the error being handled."""
+    for closable in (deltas, response):
+        if closable is not None:
+            try:
+                await closable.aclose()
+            except Exception:  # noqa: BLE001 - the connection is being dropped anyway
+                pass
 
 
 def _describe(exc: BaseException) -> str:
-    if isinstance(exc, asyncio.TimeoutError):
+    if isinstance(exc, (asyncio.TimeoutError, httpx.TimeoutException)):
         return "timed out waiting for the model"
-    if isinstance(exc, openai.APIStatusError):
-        return f"HTTP {exc.status_code}: {str(exc.message)[:300]}"
+    if isinstance(exc, UpstreamError):
+        return str(exc)
     return f"{type(exc).__name__}: {str(exc)[:300]}"

@@ -89,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     from training.config import RecipeError
     from training.instructions import InstructionsError
     from training.magpie import BackendError
+    from training.manifest import ManifestError
     from training.data_mixing import DataError
     from training.registry import RegistrationError
     from training.trainer import RunError
@@ -102,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args, extra) if takes_options else args.func(args)
     except (RecipeError, ChatTemplateError, DataError, RegistrationError, RunError, InstructionsError,
-            BackboneError, BackendError) as exc:
+            BackboneError, BackendError, ManifestError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

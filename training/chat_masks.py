@@ -6,13 +6,15 @@ How assistant turns are found: render the conversation prefix by prefix. For eac
 end-of-turn marker, so the model learns to stop). Tokens are labelled from the tokenizer's character
 offsets of the *full* rendering, so the tokenisation trained on is exactly the one used at inference.
 
-Why not ``{% generation %}`` / ``return_assistant_tokens_mask``: almost no shipped template has the
-marker (SmolLM2 and Llama 3 do not), while prefix rendering works for any template whose history does
+Templates with ``{% generation %}`` markers (our ``llama31.jinja``) take a faster path: one rendering with
+``return_assistant_tokens_mask`` gives the same labels. Few shipped templates have the marker (SmolLM2 and
+Llama 3 do not), so prefix rendering stays the general way; it works for any template whose history does
 not change when a turn is added. Templates that rewrite history (e.g. dropping earlier reasoning) or
 that cannot open an assistant turn are refused with a clear error before training starts.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 IGNORE_INDEX = -100
@@ -23,12 +25,15 @@ class ChatTemplateError(ValueError):
     """The chat template gives no reliable way to locate assistant turns."""
 
 
+GENERATION_MARKER = re.compile(r"{%-?\s*generation\s*-?%}")
+
+
 @dataclass
 class RenderedConversation:
-    text: str
+    text: str | None  # None on the marker path (not needed for training; render it when you need it)
     input_ids: list[int]
     labels: list[int]  # IGNORE_INDEX where the loss is masked
-    assistant_spans: list[tuple[int, int]]  # character spans of trained text
+    assistant_spans: list[tuple[int, int]]  # character spans of trained text (prefix path only)
 
 
 def validate_messages(messages, where: str = "conversation") -> None:
@@ -39,6 +44,11 @@ def validate_messages(messages, where: str = "conversation") -> None:
             raise ValueError(f"{where}: message {i} needs a role in {sorted(ROLES)} and a string content, got {message!r}")
     if not any(m["role"] == "assistant" for m in messages):
         raise ValueError(f"{where}: no assistant message, nothing to train on")
+    first = next(m for m in messages if m["role"] != "system")
+    if first["role"] == "assistant":
+        # Its "prompt" would be empty, so the template's whole prefix (BOS, system block, header) would be trained.
+        raise ValueError(f"{where}: the conversation starts with an assistant turn; it must start with a user turn "
+                         "(after an optional system message)")
 
 
 def _render(tokenizer, messages, add_generation_prompt: bool) -> str:
@@ -81,8 +91,27 @@ def assistant_spans(tokenizer, messages) -> tuple[str, list[tuple[int, int]]]:
     return full, spans
 
 
+def has_generation_markers(tokenizer) -> bool:
+    return bool(GENERATION_MARKER.search(getattr(tokenizer, "chat_template", None) or ""))
+
+
+def render_marked_conversation(tokenizer, messages) -> RenderedConversation:
+    """One rendering: the template's {% generation %} blocks are the trained tokens."""
+    encoding = tokenizer.apply_chat_template(messages, tokenize=True, return_dict=True,
+                                             return_assistant_tokens_mask=True)
+    ids = list(encoding["input_ids"])
+    labels = [t if m else IGNORE_INDEX for t, m in zip(ids, encoding["assistant_masks"])]
+    return RenderedConversation(None, ids, labels, [])
+
+
 def render_conversation(tokenizer, messages) -> RenderedConversation:
     """Tokenise one conversation; labels keep assistant tokens only."""
+    if has_generation_markers(tokenizer):
+        return render_marked_conversation(tokenizer, messages)
+    return render_by_prefixes(tokenizer, messages)
+
+
+def render_by_prefixes(tokenizer, messages) -> RenderedConversation:
     text, spans = assistant_spans(tokenizer, messages)
     # The template already contains any BOS it wants: don't let the tokenizer add another.
     encoding = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
@@ -110,7 +139,7 @@ def check_chat_template(tokenizer) -> None:
         {"role": "assistant", "content": "Ni ere bai."},
     ]
     rendered = render_conversation(tokenizer, probe)
-    trained_text = "".join(rendered.text[s:e] for s, e in rendered.assistant_spans)
+    trained_text = tokenizer.decode([label for label in rendered.labels if label != IGNORE_INDEX])
     if "Kaixo" in trained_text or "Eta zu" in trained_text:
         raise ChatTemplateError("the chat template puts user text inside assistant turns")
     if not any(label != IGNORE_INDEX for label in rendered.labels):

@@ -51,12 +51,22 @@ class DataSource:
 class DataArguments:
     sources: dict | str | None = field(default=None, metadata={
         "help": "Data sources by name: {kind, paths, text_field, exclude_sources}; JSON on the command line."})
+    concatenate: list[str] | None = field(default=None, metadata={
+        "help": "Sources trained on in full, concatenated and shuffled together (the study's shuffle_merged_datasets)."})
     mix: dict | str | None = field(default=None, metadata={
-        "help": "Share of the training tokens per source name, summing to 1; JSON on the command line."})
-    max_length: int = field(default=8192, metadata={"help": "Packed sequence length."})
+        "help": "Instead of concatenate: share of the training tokens per source name, summing to 1; JSON on the "
+                "command line."})
+    eval_sources: list[str] | None = field(default=None, metadata={
+        "help": "Held-out instruction sources evaluated during training (eval_strategy/eval_steps say when)."})
+    max_length: int = field(default=8192, metadata={
+        "help": "Packed sequence length; longer examples are dropped (counted in the manifest), never cut."})
     total_tokens: int | None = field(default=None, metadata={
-        "help": "Size of the mix; unset: as large as the scarcest source allows without repeating it."})
+        "help": "mix only: size of the mix; unset: as large as the scarcest source allows without repeating it."})
     max_docs_per_source: int | None = field(default=None, metadata={"help": "Cap on documents read per source."})
+    preprocessing_num_workers: int | None = field(default=None, metadata={
+        "help": "Processes that tokenise (datasets.map num_proc); unset: one."})
+    cache_dir: str = field(default="var/training/cache", metadata={
+        "help": "Where tokenised sources are cached as Arrow files (reused by later runs and by the other ranks)."})
 
     def __post_init__(self):
         # The command line gives dicts as JSON strings (as TrainingArguments does for its dict fields).
@@ -64,10 +74,22 @@ class DataArguments:
                         for name, entry in _json_mapping(self.sources, "data.sources").items()}
         self.mix = {name: _share(share, f"data.mix.{name}")
                     for name, share in _json_mapping(self.mix, "data.mix").items()}
+        self.concatenate = list(self.concatenate or [])
+        self.eval_sources = list(self.eval_sources or [])
+
+    def selected_names(self) -> list[str]:
+        return list(self.concatenate) if self.concatenate else list(self.mix)
 
     def selected_sources(self) -> dict[str, DataSource]:
-        """The sources the mix uses, in mix order."""
-        return {name: self.sources[name] for name in self.mix}
+        """The sources trained on, in recipe order, then the held-out evaluation sources."""
+        return {name: self.sources[name] for name in [*self.selected_names(), *self.eval_sources]}
+
+
+@dataclass
+class BatchArguments:
+    global_batch_size: int | None = field(default=None, metadata={
+        "help": "Sequences per optimizer step over all processes. per_device_train_batch_size is then the most a "
+                "device holds, and gradient_accumulation_steps is derived from the world size."})
 
 
 @dataclass
@@ -77,14 +99,18 @@ class Recipe:
     backbone: BackboneArguments
     data: DataArguments
     training: TrainingArguments
+    batch: BatchArguments = field(default_factory=BatchArguments)
     description: str = ""
+    study_config: str | None = None  # the study's config file this recipe reproduces; None: not one of its runs
     path: str | None = None  # the file it was read from
     overrides: list[str] = field(default_factory=list)  # command-line arguments applied on top of the file
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "description": self.description, "path": self.path, "overrides": self.overrides,
+        return {"name": self.name, "description": self.description, "study_config": self.study_config,
+                "path": self.path, "overrides": self.overrides,
                 "model": dataclasses.asdict(self.model), "backbone": dataclasses.asdict(self.backbone),
-                "data": dataclasses.asdict(self.data), "training": self.training.to_dict()}
+                "data": dataclasses.asdict(self.data), "training": self.training.to_dict(),
+                "batch": {**dataclasses.asdict(self.batch), "effective_global_batch": effective_global_batch(self.training)}}
 
 
 # --- parsing -------------------------------------------------------------------------------------------
@@ -194,6 +220,32 @@ def looks_like_local_path(value: str) -> bool:
     return value.startswith((".", "/", "~", "$")) or value.count("/") != 1 or resolve_path(value).exists()
 
 
+# --- batch size --------------------------------------------------------------------------------------------
+
+def effective_global_batch(training: TrainingArguments) -> int:
+    return training.per_device_train_batch_size * training.gradient_accumulation_steps * training.world_size
+
+
+def derive_batch(training: TrainingArguments, batch: BatchArguments, explicit: set[str]) -> None:
+    """Per-device batch and accumulation from the global batch and this launch's world size (the study stated
+    256 sequences: 2 per GPU on 128 GPUs); the same recipe then trains alike on 1, 8 or 128 devices."""
+    if batch.global_batch_size is None:
+        return
+    if "gradient_accumulation_steps" in explicit:
+        raise RecipeError("training: give global_batch_size or gradient_accumulation_steps, not both "
+                          "(accumulation is derived from the global batch and the number of processes)")
+    world = training.world_size  # also sets up the distributed state, before any model is loaded
+    size = batch.global_batch_size
+    if size < 1 or size % world:
+        raise RecipeError(f"training.global_batch_size {size} must be a positive multiple of the {world} processes")
+    per_process = size // world
+    micro = min(training.per_device_train_batch_size, per_process)
+    while per_process % micro:
+        micro -= 1
+    training.per_device_train_batch_size = micro
+    training.gradient_accumulation_steps = per_process // micro
+
+
 # --- checks before a run ---------------------------------------------------------------------------------
 
 def validate_recipe(recipe: Recipe, *, check_files: bool = True) -> None:
@@ -207,17 +259,27 @@ def validate_recipe(recipe: Recipe, *, check_files: bool = True) -> None:
         raise RecipeError("training: learning_rate must be > 0, and num_train_epochs or max_steps > 0")
     if data.max_length < 16:
         raise RecipeError(f"data.max_length {data.max_length} is too small (>= 16)")
-    if not data.mix:
-        raise RecipeError("data.mix is empty: give the share of at least one source")
-    for name in data.mix:
+    if bool(data.concatenate) == bool(data.mix):
+        raise RecipeError("data: give either concatenate (sources in full, the study's way) or mix (token shares)")
+    where = "data.concatenate" if data.concatenate else "data.mix"
+    for name in [*data.selected_names(), *data.eval_sources]:
         if name not in data.sources:
-            raise RecipeError(f"data.mix.{name}: no such source in data.sources ({', '.join(data.sources) or 'none'})")
+            raise RecipeError(f"{where if name not in data.eval_sources else 'data.eval_sources'}: {name}: no such "
+                              f"source in data.sources ({', '.join(data.sources) or 'none'})")
         if not data.sources[name].paths:
             raise RecipeError(f"data.sources.{name}.paths is empty")
-    total = sum(data.mix.values())
-    if abs(total - 1.0) > SHARE_TOLERANCE:
-        detail = ", ".join(f"{name}={share:g}" for name, share in data.mix.items())
-        raise RecipeError(f"data.mix shares must sum to 1, they sum to {total:g} ({detail})")
+    for name in data.eval_sources:
+        if name in data.selected_names():
+            raise RecipeError(f"data.eval_sources: {name} is also trained on; evaluation data must be held out")
+    if data.mix:
+        total = sum(data.mix.values())
+        if abs(total - 1.0) > SHARE_TOLERANCE:
+            detail = ", ".join(f"{name}={share:g}" for name, share in data.mix.items())
+            raise RecipeError(f"data.mix shares must sum to 1, they sum to {total:g} ({detail})")
+    elif data.total_tokens is not None:
+        raise RecipeError("data.total_tokens sizes a mix; with concatenate every source is trained on in full")
+    if training.eval_strategy != "no" and not data.eval_sources:
+        raise RecipeError(f"training.eval_strategy is {training.eval_strategy.value!r} but data.eval_sources is empty")
     if check_files:
         _check_files(recipe)
 

@@ -1,35 +1,27 @@
-"""Build the training set: corpus text and instruction conversations, mixed by token share and packed.
+"""Build the training set: tokenised sources, mixed, then packed without crossing documents.
 
-(a) corpus documents are language-modelling text: every token is trained, EOS appended;
-(b) conversations are rendered with the backbone's chat template, only assistant turns are trained.
-Both become (input_ids, labels) examples; examples are drawn per source until that source's token
-quota (its recipe proportion of the total) is met, shuffled together and packed end to end into
-fixed-length blocks (the paper packed 8k sequences).
+Mixing, as the recipe says:
+* ``concatenate`` (the study's way, Axolotl's ``shuffle_merged_datasets``): every source in full, concatenated
+  and shuffled together;
+* ``mix`` (an explicit option): whole examples drawn per source until its token share of ``total_tokens`` is
+  met, repeating (reshuffled) sources too small for their share.
+
+Packing is TRL's ``pack_dataset(strategy="bfd")``: whole examples are placed in ``max_length`` rows (best-fit
+decreasing) and each row keeps its documents' lengths (``seq_lengths``). TRL's padding-free collator turns
+those into position ids that restart at every document, and the model masks attention per document from them
+(flash-attention varlen on GPUs, a block-diagonal mask with sdpa/eager): nothing attends across examples, as
+with the study's Axolotl multipack. Examples longer than ``max_length`` are dropped and counted (as Axolotl
+does), never cut, so a trained answer never loses its question.
 """
 from __future__ import annotations
 
-import json
 import random
-import re
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
-from training.chat_masks import IGNORE_INDEX, render_conversation, validate_messages
-from training.config import DataArguments, DataSource, expand_paths
+from training.config import DataArguments, expand_paths
+from training.data_sources import COLUMNS, DataError, load_source
 
-
-class DataError(ValueError):
-    """Training data that cannot be used; the message names the file and line."""
-
-
-@dataclass
-class Example:
-    source: str
-    input_ids: list[int]
-    labels: list[int]
-
-    def __len__(self) -> int:
-        return len(self.input_ids)
+__all__ = ["DataError", "MixReport", "SourceReport", "build_training_set", "packing_collator", "proportional_indices"]
 
 
 @dataclass
@@ -39,199 +31,127 @@ class SourceReport:
     files: list[str]
     documents: int
     available_tokens: int
-    target_share: float
+    dropped_too_long: int = 0  # examples longer than max_length, left out whole
+    target_share: float | None = None  # mix only
     selected_documents: int = 0
     selected_tokens: int = 0
-    trained_tokens: int = 0
+    trained_tokens: int = 0  # tokens with a loss (corpus: all; conversations: assistant turns)
     passes: float = 0.0  # > 1 means the source was repeated to meet its quota
     actual_share: float = 0.0
 
 
 @dataclass
 class MixReport:
+    strategy: str = "concatenate"
     total_tokens: int = 0
     blocks: int = 0
     max_length: int = 0
-    padding_tokens: int = 0
+    padding_share: float = 0.0  # of blocks * max_length: what padding each row to max_length would add
+    eval_examples: int = 0
+    eval_tokens: int = 0
     sources: list[SourceReport] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-# --- reading -----------------------------------------------------------------------------------------
-
-def _read_jsonl(path: Path, limit: int | None):
-    with path.open(encoding="utf-8") as handle:
-        for line_no, line in enumerate(handle, 1):
-            if limit is not None and limit <= 0:
-                return
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{path}:{line_no}: not valid JSON ({exc.msg})") from None
-            if not isinstance(record, dict):
-                raise DataError(f"{path}:{line_no}: expected a JSON object")
-            yield line_no, record
-            if limit is not None:
-                limit -= 1
-
-
-def read_corpus(source: DataSource, limit: int | None = None) -> list[str]:
-    excluded = [re.compile(p) for p in source.exclude_sources]
-    texts: list[str] = []
-    for path in expand_paths(source.paths):
-        for line_no, record in _read_jsonl(path, None if limit is None else limit - len(texts)):
-            text = record.get(source.text_field)
-            if not isinstance(text, str):
-                raise DataError(f"{path}:{line_no}: field {source.text_field!r} is missing or not a string")
-            if excluded and any(p.search(str(record.get("source", ""))) for p in excluded):
-                continue
-            if text.strip():
-                texts.append(text)
-    return texts
-
-
-def read_conversations(source: DataSource, limit: int | None = None) -> list[list[dict]]:
-    conversations = []
-    for path in expand_paths(source.paths):
-        for line_no, record in _read_jsonl(path, None if limit is None else limit - len(conversations)):
-            messages = record.get("messages")
-            try:
-                validate_messages(messages, f"{path}:{line_no}")
-            except ValueError as exc:
-                raise DataError(str(exc)) from None
-            conversations.append([{"role": m["role"], "content": m["content"]} for m in messages])
-    return conversations
-
-
-# --- tokenising --------------------------------------------------------------------------------------
-
-def tokenize_corpus(tokenizer, texts: list[str], source: str, batch_size: int = 512) -> list[Example]:
-    """Every token trained; EOS closes each document so the model learns where text ends."""
-    eos = tokenizer.eos_token_id
-    examples = []
-    for start in range(0, len(texts), batch_size):
-        batch = tokenizer(texts[start : start + batch_size], add_special_tokens=True)["input_ids"]
-        for ids in batch:
-            ids = list(ids)
-            if eos is not None and (not ids or ids[-1] != eos):
-                ids.append(eos)
-            examples.append(Example(source, ids, list(ids)))
-    return examples
-
-
-def tokenize_conversations(tokenizer, conversations: list[list[dict]], source: str) -> list[Example]:
-    examples = []
-    for messages in conversations:
-        rendered = render_conversation(tokenizer, messages)
-        examples.append(Example(source, rendered.input_ids, rendered.labels))
-    return examples
-
-
-def load_source(tokenizer, name: str, source: DataSource, limit: int | None = None) -> list[Example]:
-    if source.kind == "corpus":
-        examples = tokenize_corpus(tokenizer, read_corpus(source, limit), name)
-    else:
-        examples = tokenize_conversations(tokenizer, read_conversations(source, limit), name)
-    if not examples:
-        raise DataError(f"data source {name!r} has no usable documents in {source.paths}")
-    return examples
-
-
-# --- mixing and packing ------------------------------------------------------------------------------
-
-def mix_examples(
-    examples_by_source: dict[str, list[Example]],
-    proportions: dict[str, float],
-    total_tokens: int | None,
-    seed: int,
-) -> tuple[list[Example], dict[str, dict]]:
-    """Draw whole examples from each source until its token quota is met, then shuffle them together.
+def proportional_indices(lengths: dict[str, list[int]], proportions: dict[str, float], total_tokens: int | None,
+                         seed: int) -> dict[str, list[int]]:
+    """Per source, the example indices (repeats allowed) whose tokens come closest to its share of the total.
 
     Without ``total_tokens`` the mix is as large as the scarcest source (relative to its share) allows
-    without repeating anything; with it, sources that are too small are repeated (reshuffled each pass).
+    without repeating anything.
     """
-    available = {name: sum(len(e) for e in examples) for name, examples in examples_by_source.items()}
+    available = {name: sum(values) for name, values in lengths.items()}
     if total_tokens is None:
-        total_tokens = int(min(available[name] / proportions[name] for name in examples_by_source))
+        total_tokens = int(min(available[name] / proportions[name] for name in lengths))
     rng = random.Random(seed)
-    chosen: list[Example] = []
-    stats: dict[str, dict] = {}
-    for name, examples in examples_by_source.items():
+    chosen: dict[str, list[int]] = {}
+    for name, values in lengths.items():
         quota = proportions[name] * total_tokens
-        taken_tokens = taken_docs = 0
-        order: list[int] = []
+        taken_tokens, picked, order = 0, [], []
         while True:
             if not order:
-                order = list(range(len(examples)))
+                order = list(range(len(values)))
                 rng.shuffle(order)
-            example = examples[order.pop()]
-            # Stop at the example boundary closest to the quota (never cut examples: masks stay whole).
-            if taken_tokens + len(example) / 2 > quota:
+            index = order.pop()
+            # Stop at the example boundary closest to the quota: examples are never cut.
+            if taken_tokens + values[index] / 2 > quota:
                 break
-            chosen.append(example)
-            taken_tokens += len(example)
-            taken_docs += 1
-        stats[name] = {"selected_tokens": taken_tokens, "selected_documents": taken_docs,
-                       "passes": taken_tokens / max(available[name], 1)}
-    rng.shuffle(chosen)
-    return chosen, stats
+            picked.append(index)
+            taken_tokens += values[index]
+        chosen[name] = picked
+    return chosen
 
 
-def pack_examples(examples: list[Example], max_length: int, pad_token_id: int) -> dict[str, list[list[int]]]:
-    """Concatenate examples end to end and cut into ``max_length`` blocks; the last block is padded.
+def _column(dataset, name: str) -> list[int]:
+    return list(dataset[name])
 
-    Causal attention crosses document boundaries inside a block, as in the usual packed pre-training;
-    the EOS / end-of-turn token between documents tells the model where one ends.
-    """
-    ids_stream: list[int] = []
-    label_stream: list[int] = []
-    for example in examples:
-        ids_stream.extend(example.input_ids)
-        label_stream.extend(example.labels)
-    blocks: dict[str, list[list[int]]] = {"input_ids": [], "labels": [], "attention_mask": []}
-    for start in range(0, len(ids_stream), max_length):
-        ids = ids_stream[start : start + max_length]
-        labels = label_stream[start : start + max_length]
-        pad = max_length - len(ids)
-        blocks["input_ids"].append(ids + [pad_token_id] * pad)
-        blocks["labels"].append(labels + [IGNORE_INDEX] * pad)
-        blocks["attention_mask"].append([1] * len(ids) + [0] * pad)
-    return blocks
+
+def _fitting(tokenizer, name: str, source, data: DataArguments, report: MixReport):
+    dataset = load_source(tokenizer, name, source, limit=data.max_docs_per_source, cache_dir=data.cache_dir,
+                          num_proc=data.preprocessing_num_workers)
+    lengths = _column(dataset, "length")
+    entry = SourceReport(name=name, kind=source.kind, files=[str(p) for p in expand_paths(source.paths)],
+                         documents=len(dataset), available_tokens=int(sum(lengths)),
+                         target_share=data.mix.get(name))
+    kept = [i for i, n in enumerate(lengths) if n <= data.max_length]
+    entry.dropped_too_long = len(dataset) - len(kept)
+    if not kept:
+        raise DataError(f"data source {name!r}: every example is longer than max_length {data.max_length}")
+    if entry.dropped_too_long:
+        dataset = dataset.select(kept)
+    report.sources.append(entry)
+    return dataset, entry
 
 
 def build_training_set(tokenizer, data: DataArguments, seed: int):
-    """Read, tokenise, mix and pack the sources of ``data.mix``; returns (datasets.Dataset, MixReport)."""
-    from datasets import Dataset
+    """Read, tokenise, mix and pack the training sources; returns (train, eval or None, MixReport).
 
-    examples_by_source: dict[str, list[Example]] = {}
-    report = MixReport(max_length=data.max_length)
-    for name, source in data.selected_sources().items():
-        examples = load_source(tokenizer, name, source, data.max_docs_per_source)
-        examples_by_source[name] = examples
-        report.sources.append(SourceReport(
-            name=name, kind=source.kind, files=[str(p) for p in expand_paths(source.paths)],
-            documents=len(examples), available_tokens=sum(len(e) for e in examples), target_share=data.mix[name],
-        ))
-    chosen, stats = mix_examples(examples_by_source, data.mix, data.total_tokens, seed)
-    if not chosen:
+    Run it on the main process first (``TrainingArguments.main_process_first``): the other ranks then read
+    every step from the Arrow cache.
+    """
+    from datasets import concatenate_datasets
+    from trl.data_utils import pack_dataset
+
+    report = MixReport(strategy="concatenate" if data.concatenate else "mix", max_length=data.max_length)
+    parts = []
+    fitting = {name: _fitting(tokenizer, name, data.sources[name], data, report) for name in data.selected_names()}
+    if data.concatenate:
+        selected = {name: dataset for name, (dataset, _) in fitting.items()}
+    else:
+        picks = proportional_indices({name: _column(dataset, "length") for name, (dataset, _) in fitting.items()},
+                                     data.mix, data.total_tokens, seed)
+        selected = {name: fitting[name][0].select(picks[name]) for name in fitting}
+    for name, dataset in selected.items():
+        entry = fitting[name][1]
+        entry.selected_documents = len(dataset)
+        entry.selected_tokens = sum(_column(dataset, "length"))
+        entry.trained_tokens = sum(_column(dataset, "trained"))
+        entry.passes = round(entry.selected_tokens / max(sum(_column(fitting[name][0], "length")), 1), 4)
+        parts.append(dataset.select_columns(COLUMNS))
+    mixed = concatenate_datasets(parts).shuffle(seed=seed)
+    if len(mixed) == 0:
         raise DataError("the mix is empty: total_tokens is smaller than one document")
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    blocks = pack_examples(chosen, data.max_length, pad_id)
-    total = sum(len(e) for e in chosen)
-    trained: dict[str, int] = {}
-    for example in chosen:
-        trained[example.source] = trained.get(example.source, 0) + sum(l != IGNORE_INDEX for l in example.labels)
+    packed = pack_dataset(mixed, data.max_length, strategy="bfd", map_kwargs={"desc": "packing"})
+    report.total_tokens = sum(entry.selected_tokens for entry in report.sources)
     for entry in report.sources:
-        entry.selected_tokens = stats[entry.name]["selected_tokens"]
-        entry.selected_documents = stats[entry.name]["selected_documents"]
-        entry.passes = round(stats[entry.name]["passes"], 4)
-        entry.trained_tokens = trained.get(entry.name, 0)
-        entry.actual_share = round(entry.selected_tokens / total, 4)
-    report.total_tokens = total
-    report.blocks = len(blocks["input_ids"])
-    report.padding_tokens = report.blocks * data.max_length - total
-    return Dataset.from_dict(blocks), report
+        entry.actual_share = round(entry.selected_tokens / report.total_tokens, 4)
+    report.blocks = len(packed)
+    report.padding_share = round(1 - report.total_tokens / (report.blocks * data.max_length), 4)
+    evaluation = None
+    if data.eval_sources:
+        held_out = [_fitting(tokenizer, name, data.sources[name], data, MixReport())[0] for name in data.eval_sources]
+        evaluation = concatenate_datasets(held_out)
+        report.eval_examples, report.eval_tokens = len(evaluation), sum(_column(evaluation, "length"))
+        evaluation = evaluation.select_columns(COLUMNS)  # not packed, as the study's eval_sample_packing: false
+    return packed, evaluation, report
+
+
+def packing_collator(tokenizer):
+    """TRL's padding-free collator: rows flattened into one, position ids restarting at every document, no
+    attention mask (which would make the model treat the row as one document)."""
+    from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
+
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    return DataCollatorForLanguageModeling(pad_token_id=pad, padding_free=True)

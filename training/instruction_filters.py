@@ -18,6 +18,9 @@ class Item:
     response_finish_reason: str = "stop"
     language: str | None = None
     original_instruction: str | None = None  # set when the instruction was translated
+    original_response: str | None = None  # set when the whole conversation was translated
+    task: str | None = None  # a judge's tags (Magpie's task category and input quality)
+    quality: str | None = None
 
 
 @dataclass

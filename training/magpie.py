@@ -18,6 +18,7 @@ class BackendError(ValueError):
 
 
 SENTINEL = "\ue000MAGPIE-SENTINEL\ue001"
+BOS_MARKER = "\ue002MAGPIE-BOS\ue003"
 
 
 @dataclass
@@ -37,13 +38,36 @@ def _split_at_sentinel(rendered: str) -> tuple[str, str]:
     return before, after
 
 
+def user_turn_opener(tokenizer) -> str:
+    """What the template writes to open a user turn after an earlier turn (e.g. ``<|im_start|>user\n``)."""
+    first = [{"role": "user", "content": "x"}, {"role": "assistant", "content": "y"}]
+    before, _ = _split_at_sentinel(_render(tokenizer, first + [{"role": "user", "content": SENTINEL}]))
+    history = _render(tokenizer, first)
+    if not before.startswith(history):
+        raise ChatTemplateError("the chat template is not prefix-stable; cannot find how it opens a user turn")
+    return before[len(history):]
+
+
 def magpie_prefix(tokenizer, system_prompt: str | None = None) -> str:
-    """The text up to where the user's words would start: user turn opened, nothing else."""
+    """The text up to where the user's words would start: user turn opened, nothing else.
+
+    Without ``system_prompt`` this is Magpie's bare pre-query template: BOS (when the template writes one) and
+    the opened user turn, without any system block the template adds by default (Llama-3.1's date lines,
+    SmolLM2's default system prompt): ``<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\n`` for
+    Llama-3.1. With it, the system turn and then the opened user turn (to steer topic or language).
+    """
     if not getattr(tokenizer, "chat_template", None):
         raise ChatTemplateError("Magpie needs an instructed model with a chat template; this tokenizer has none")
     messages = [{"role": "system", "content": system_prompt}] if system_prompt else []
     prefix, _ = _split_at_sentinel(_render(tokenizer, messages + [{"role": "user", "content": SENTINEL}]))
-    return prefix
+    if system_prompt:
+        return prefix
+    opener = user_turn_opener(tokenizer)
+    if not prefix.endswith(opener):
+        return prefix
+    # Whether the template itself writes BOS first: render with a marker in its place.
+    marked = tokenizer.apply_chat_template([{"role": "user", "content": "x"}], tokenize=False, bos_token=BOS_MARKER)
+    return (tokenizer.bos_token or "" if marked.startswith(BOS_MARKER) else "") + opener
 
 
 def turn_end_markers(tokenizer) -> tuple[list[str], list[str]]:

@@ -55,11 +55,19 @@ def write_json(path: Path, data: dict) -> Path:
     return path
 
 
+class ManifestError(ValueError):
+    """A manifest that cannot be read; the message names the file."""
+
+
 def read_manifest(directory: Path) -> dict | None:
+    """The run manifest in ``directory`` (None when there is none); a ManifestError when it is unusable."""
     path = Path(directory) / TRAINING_MANIFEST
     if not path.is_file():
         return None
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path} is not valid JSON: {exc}") from None
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ManifestError(f"{path} is not valid JSON ({exc}); rerun the training or remove the file") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("backbone", {}), dict):
+        raise ManifestError(f"{path} is not a training manifest (expected an object with a 'backbone' object)")
+    return manifest

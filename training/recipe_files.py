@@ -3,9 +3,10 @@
     inherit: base        # optional: a recipe in the same folder whose sections this file extends key by key
     name: exp_2_111      # optional: the file name
     description: …
+    study_config: …      # the study's Axolotl config this recipe reproduces; absent or null: an addition
     model:    {…}        # trl.ModelConfig fields (LoRA included), plus backbone_kind and chat_template_path
-    data:     {…}        # config.DataArguments fields: sources, mix, max_length, total_tokens, max_docs_per_source
-    training: {…}        # transformers.TrainingArguments fields
+    data:     {…}        # config.DataArguments fields: sources, concatenate or mix, eval_sources, max_length, …
+    training: {…}        # transformers.TrainingArguments fields, plus global_batch_size
 
 Overrides are those classes' own options and win over the file: ``--learning_rate 2e-5 --num_train_epochs 1``.
 """
@@ -20,11 +21,13 @@ from trl import ModelConfig
 
 from training import RECIPES_DIR
 from training.config import (
-    BackboneArguments, DataArguments, Recipe, RecipeError, check_keys, parse_arguments, resolve_path, validate_recipe,
+    BackboneArguments, BatchArguments, DataArguments, Recipe, RecipeError, check_keys, derive_batch, parse_arguments,
+    resolve_path, validate_recipe,
 )
 
-SECTIONS = {"model": [ModelConfig, BackboneArguments], "data": [DataArguments], "training": [TrainingArguments]}
-PLAIN_KEYS = ("inherit", "name", "description")
+SECTIONS = {"model": [ModelConfig, BackboneArguments], "data": [DataArguments],
+            "training": [TrainingArguments, BatchArguments]}
+PLAIN_KEYS = ("inherit", "name", "description", "study_config")
 DEFAULT_OUTPUT_DIR = "var/training/runs/{name}"
 
 
@@ -58,7 +61,8 @@ def read_recipe_file(path: Path, _inheriting: tuple[Path, ...] = ()) -> dict[str
     if not parent_path.is_file():
         raise RecipeError(f"inherit: {parent_path} does not exist")
     parent = read_recipe_file(parent_path, (*_inheriting, path))
-    parent.pop("name", None)  # a name belongs to one file
+    parent.pop("name", None)  # a name, and the study run it reproduces, belong to one file
+    parent.pop("study_config", None)
     merged = {**parent, **data}
     for section in SECTIONS:
         if section in parent or section in data:
@@ -79,12 +83,17 @@ def recipe_from_dict(data: dict[str, Any], overrides: list[str] = (), *, path: s
     if not {"bf16", "fp16"} & (set(training) | _option_names(overrides)):
         training["bf16"] = _gpu_has_bf16()  # neither asked for: bf16 where the GPU has it, fp32 elsewhere
     flat = {key: value for values in sections.values() for key, value in values.items()}
-    model, backbone, data_args, training_args = parse_arguments(
+    model, backbone, data_args, training_args, batch = parse_arguments(
         [*SECTIONS["model"], *SECTIONS["data"], *SECTIONS["training"]], flat, argv=list(overrides))
+    derive_batch(training_args, batch, explicit=set(training) | _option_names(overrides))
     # Relative paths in recipes are relative to the repository root, wherever the command runs.
     training_args.output_dir = str(resolve_path(training_args.output_dir))
-    return Recipe(name=name, description=str(data.get("description") or ""), model=model, backbone=backbone,
-                  data=data_args, training=training_args, path=path, overrides=list(overrides))
+    study_config = data.get("study_config")
+    if study_config is not None and not isinstance(study_config, str):
+        raise RecipeError(f"study_config: expected the study's config file name or null, got {study_config!r}")
+    return Recipe(name=name, description=str(data.get("description") or ""), study_config=study_config,
+                  model=model, backbone=backbone,
+                  data=data_args, training=training_args, batch=batch, path=path, overrides=list(overrides))
 
 
 def load_recipe(name_or_path: str | Path, overrides: list[str] = (), *, check_files: bool = True) -> Recipe:

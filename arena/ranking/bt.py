@@ -38,10 +38,13 @@ def win_matrix(counts: np.ndarray, n: int, prior: float = 0.0) -> np.ndarray:
     return wins
 
 
-def fit_point(counts: np.ndarray, n: int, prior: float) -> np.ndarray:
-    """Maximum-likelihood strengths (centred θ) with choix's iterative Luce spectral ranking."""
+def fit_point(counts: np.ndarray, n: int, prior: float, ridge: float = 0.0) -> np.ndarray:
+    """Centred θ: the posterior mode under the Gaussian prior (``ridge`` > 0, batched Newton), else the
+    maximum-likelihood fit with choix's iterative Luce spectral ranking."""
     if n == 1:
         return np.zeros(1)
+    if ridge > 0:
+        return fit_batched(np.asarray(counts, dtype=float)[None], n, prior, ridge=ridge)[0]
     theta = choix.ilsr_pairwise_dense(win_matrix(counts, n, prior), alpha=0.0, max_iter=10_000, tol=1e-12)
     return theta - theta.mean()
 
@@ -52,14 +55,15 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 def fit_batched(
     counts: np.ndarray, n: int, prior: float, start: np.ndarray | None = None,
-    tol: float = 1e-9, max_iter: int = 100,
+    tol: float = 1e-9, max_iter: int = 100, ridge: float = 0.0,
 ) -> np.ndarray:
     """The same maximum-likelihood fit as :func:`fit_point` for a batch of count tables at once.
 
     ``counts`` is (B, P, 3); returns centred θ of shape (B, n). Newton's method on the concave
     log-likelihood, all replicates together: one batched 21×21 solve per iteration instead of
     1000 separate optimiser runs. The Hessian is singular along (1, …, 1) (only differences are
-    identified); adding 11ᵀ makes it invertible and keeps every step centred.
+    identified); adding 11ᵀ makes it invertible and keeps every step centred. The Gaussian prior adds
+    −ridge·θ to the gradient and ridge·I to the Hessian (centred steps stay centred).
     """
     counts = np.asarray(counts, dtype=float)
     batch = counts.shape[0]
@@ -77,9 +81,9 @@ def fit_batched(
     for _ in range(max_iter):
         th = theta[active]
         prob = _sigmoid(th[:, i] - th[:, j])
-        grad = (wins_ij[active] - games[active] * prob) @ incidence
+        grad = (wins_ij[active] - games[active] * prob) @ incidence - ridge * th
         weight = games[active] * prob * (1.0 - prob)
-        hess = (weight @ templates).reshape(len(active), n, n)
+        hess = (weight @ templates).reshape(len(active), n, n) + ridge * np.eye(n)
         step = np.linalg.solve(hess + ones, grad[..., None])[..., 0]
         # A cap on the step keeps far-off starts (a resample where a model lost its only loss) stable.
         biggest = np.abs(step).max(axis=1, keepdims=True)
@@ -117,19 +121,28 @@ def information(theta: np.ndarray, counts: np.ndarray, n: int, prior: float) -> 
     return laplacian(fisher_w), laplacian(residual_w)
 
 
-def analytic_covariances(theta: np.ndarray, counts: np.ndarray, n: int, prior: float) -> dict[str, np.ndarray]:
-    """Covariance of centred θ: inverse Fisher information and the sandwich H⁺ M H⁺.
+def analytic_covariances(
+    theta: np.ndarray, counts: np.ndarray, n: int, prior: float, ridge: float = 0.0
+) -> dict[str, np.ndarray]:
+    """Covariance of centred θ: inverse Fisher information (with ``ridge``: the Laplace posterior
+    (H + ridge·I)⁻¹) and the sandwich H⁻¹ M H⁻¹.
 
-    The pseudo-inverse is the inverse on the sum-zero subspace, i.e. the covariance of the
-    centred strengths that the ratings are made of.
+    Without a prior the pseudo-inverse is the inverse on the sum-zero subspace; with one, the
+    inverse is projected onto it. Either way it is the covariance of the centred strengths that
+    the ratings are made of.
     """
     hess, meat = information(theta, counts, n, prior)
-    inv = np.linalg.pinv(hess)
+    if ridge > 0:
+        centre = np.eye(n) - 1.0 / n
+        inv = centre @ np.linalg.inv(hess + ridge * np.eye(n)) @ centre
+    else:
+        inv = np.linalg.pinv(hess)
     return {"fisher": inv, "sandwich": inv @ meat @ inv}
 
 
 def bootstrap_thetas(
-    counts: np.ndarray, n: int, prior: float, rounds: int, seed: int, start: np.ndarray | None = None
+    counts: np.ndarray, n: int, prior: float, rounds: int, seed: int, start: np.ndarray | None = None,
+    ridge: float = 0.0,
 ) -> np.ndarray:
     """(rounds, n) centred θ refitted on multinomial resamples of the votes.
 
@@ -144,7 +157,7 @@ def bootstrap_thetas(
     draws = np.zeros((rounds, flat.size))
     if total > 0:
         draws[:, observed] = rng.multinomial(total, flat[observed] / flat[observed].sum(), size=rounds)
-    return fit_batched(draws.reshape(rounds, -1, 3), n, prior, start=start)
+    return fit_batched(draws.reshape(rounds, -1, 3), n, prior, start=start, ridge=ridge)
 
 
 def rank_by_intervals(lower: np.ndarray, upper: np.ndarray) -> np.ndarray:

@@ -40,7 +40,9 @@ def _generation() -> str:
 
 def _key(generation: str, filters: VoteFilters, both_bad_as_tie: bool) -> str:
     knobs = ranking_settings()
-    raw = f"{filters.cache_token()}|{both_bad_as_tie}|{knobs['rounds']}|{knobs['seed']}|{knobs['prior']}"
+    raw = "|".join(str(part) for part in (
+        filters.cache_token(), both_bad_as_tie, knobs["rounds"], knobs["seed"], knobs["prior"], knobs["prior_sd"],
+        knobs["min_votes"], knobs["style_rounds"]))
     return f"arena:leaderboard:{generation}:{hashlib.sha1(raw.encode()).hexdigest()}"
 
 
@@ -72,6 +74,8 @@ def store_sampling_state(board: Leaderboard) -> None:
         "theta": {s.model_id: (s.rating - bt.ELO_BASE) / bt.ELO_SCALE for s in overall.scores},
         "pairs": {},
         "votes": {s.model_id: s.votes for s in overall.scores},
+        # Neighbours on the board and the votes still needed to tell them apart (0: apart; None: too close).
+        "neighbours": list(overall.neighbours),
     }
     ids = [s.model_id for s in overall.scores]
     for a, row in enumerate(overall.battle_counts):

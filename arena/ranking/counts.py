@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from django.db import connection, transaction
-from django.db.models import Count, Q
+from django.db.models import Count, Max, Q, Sum
 from django.utils import timezone
 
 from arena.models import Vote
@@ -26,11 +26,13 @@ class VoteFilters:
     date_from: dt.date | None = None
     date_to: dt.date | None = None
     include_flagged: bool = False
+    category: str = ""  # a Category slug: only battles whose first prompt has it (arena/categories.py)
+    prompt_language: str = ""  # ISO code of the first prompt's language, e.g. "eu": Basque prompts only
 
     def cache_token(self) -> str:
         return "|".join(
             [self.basque_level, self.education, str(self.date_from or ""), str(self.date_to or ""),
-             "all" if self.include_flagged else "clean"]
+             "all" if self.include_flagged else "clean", self.category, self.prompt_language]
         )
 
     def as_q(self, *, with_flag_filter: bool = True) -> Q:
@@ -46,6 +48,10 @@ class VoteFilters:
             q &= Q(created_at__lt=_start_of_day(self.date_to + dt.timedelta(days=1)))
         if with_flag_filter and not self.include_flagged:
             q &= Q(excluded=False)
+        if self.category:
+            q &= Q(battle__prompt_label__categories__slug=self.category)
+        if self.prompt_language:
+            q &= Q(battle__prompt_label__language=self.prompt_language)
         return q
 
 
@@ -63,7 +69,7 @@ class DimensionCounts:
 
     @property
     def total(self) -> int:
-        return int(self.counts.sum())
+        return int(round(self.counts.sum()))  # weights (near-duplicate prompts) make counts fractional
 
 
 @dataclass
@@ -71,14 +77,18 @@ class VoteCounts:
     dimensions: dict[str, DimensionCounts]
     excluded_total: int = 0
     excluded_by_reason: dict[str, int] = field(default_factory=dict)
+    latest_vote_at: dt.datetime | None = None  # the newest vote counted
+    capped_votes: int = 0  # votes on near-duplicate prompts, down-weighted...
+    capped_weight: float = 0.0  # ...to this many votes in all
 
 
 def count_votes(filters: VoteFilters, both_bad_as_tie: bool = True) -> VoteCounts:
-    """One GROUP BY over the filtered votes gives all three dimensions at once."""
+    """One GROUP BY over the filtered votes gives all three dimensions at once. A vote counts its
+    ``weight`` (below 1 for near-duplicate prompts, see services.labels.reweight_duplicates)."""
     query = (
         Vote.objects.filter(filters.as_q())
         .values_list("model_a_id", "model_b_id", *DIMENSIONS)  # each dimension is a Vote field
-        .annotate(n=Count("pk"))
+        .annotate(n=Sum("weight"))
         .order_by()
     )
     if connection.vendor == "postgresql":
@@ -91,7 +101,18 @@ def count_votes(filters: VoteFilters, both_bad_as_tie: bool = True) -> VoteCount
         rows = list(query)
     dimensions = {name: _dimension_counts(rows, 2 + k, both_bad_as_tie) for k, name in enumerate(DIMENSIONS)}
     excluded_total, by_reason = _excluded_summary(filters)
-    return VoteCounts(dimensions=dimensions, excluded_total=excluded_total, excluded_by_reason=by_reason)
+    summary = Vote.objects.filter(filters.as_q()).aggregate(
+        latest=Max("created_at"), capped=Count("pk", filter=Q(weight__lt=1.0)),
+        capped_weight=Sum("weight", filter=Q(weight__lt=1.0)))
+    return VoteCounts(dimensions=dimensions, excluded_total=excluded_total, excluded_by_reason=by_reason,
+                      latest_vote_at=summary["latest"], capped_votes=summary["capped"],
+                      capped_weight=float(summary["capped_weight"] or 0.0))
+
+
+def votes_since(filters: VoteFilters, latest: dt.datetime | None) -> int:
+    """Votes matching ``filters`` stored after ``latest`` (all of them when None): what a board lags by."""
+    query = Vote.objects.filter(filters.as_q())
+    return (query.filter(created_at__gt=latest) if latest else query).count()
 
 
 def _dimension_counts(rows: list[tuple], column: int, both_bad_as_tie: bool) -> DimensionCounts:
@@ -121,7 +142,7 @@ def _dimension_counts(rows: list[tuple], column: int, both_bad_as_tie: bool) -> 
             counts[pair_of[a, b], outcome] += n
         else:  # seen from the lower index, "A wins" is "j beats i"
             counts[pair_of[b, a], 2 - outcome] += n
-    return DimensionCounts(model_ids=model_ids, counts=counts, dropped_both_bad=dropped)
+    return DimensionCounts(model_ids=model_ids, counts=counts, dropped_both_bad=int(round(dropped)))
 
 
 def _excluded_summary(filters: VoteFilters) -> tuple[int, dict[str, int]]:

@@ -29,10 +29,14 @@ def _scores(board: DimensionBoard, method: str, level: float, title: str) -> Fig
     axes = figure.subplots()
     positions = list(range(len(scores)))[::-1]
     ratings = [s.rating for s in scores]
-    lower = [s.rating - s.intervals[(method, level)][0] for s in scores]
-    upper = [s.intervals[(method, level)][1] - s.rating for s in scores]
-    axes.errorbar(ratings, positions, xerr=[lower, upper], fmt="o", color="#c8102e", ecolor="#5b6474", capsize=3)
-    axes.set_yticks(positions, [s.name for s in scores])
+    # Clipped at 0: matplotlib refuses negative error bars, and a board from an older cache (or a
+    # skewed percentile interval) may hold a point outside its interval.
+    lower = [max(0.0, s.rating - s.intervals[(method, level)][0]) for s in scores]
+    upper = [max(0.0, s.intervals[(method, level)][1] - s.rating) for s in scores]
+    colours = ["#8a8f99" if s.preliminary else "#c8102e" for s in scores]
+    axes.errorbar(ratings, positions, xerr=[lower, upper], fmt="none", ecolor="#5b6474", capsize=3)
+    axes.scatter(ratings, positions, c=colours, zorder=3)
+    axes.set_yticks(positions, [s.name + (" *" if s.preliminary else "") for s in scores])
     axes.set_xlabel(_("Score (1000 + 400·θ/ln 10), %(level)d%% interval") % {"level": round(level * 100)})
     axes.set_title(title)
     axes.grid(axis="x", alpha=0.3)

@@ -14,12 +14,14 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from arena import sampling, selectors
+from arena import sampling, selectors, transcripts
 from arena.models import ArenaConfig, Battle, Message, Participant, Vote, VoteTranscript
 from arena.vocabulary import SIDES, Side
 
 from arena.services.accounts import acting_participant
 from arena.services.errors import ArenaError
+from models_serving.client import Endpoint
+from models_serving.selectors import endpoint_for
 
 logger = logging.getLogger(__name__)
 
@@ -105,13 +107,29 @@ def _check_rate(participant: Participant) -> None:
         raise ArenaError("rate_limited", _("You are sending messages too fast. Wait a minute and try again."))
 
 
+@dataclass(frozen=True)
+class SideCall:
+    """How to ask one side's model for its answer: decided with the prompt, so the consumer starts both
+    upstream requests without another database round trip (profiled: bench/relay_timeline.py)."""
+
+    model_id: int
+    endpoint: Endpoint
+    temperature: float
+    top_p: float
+    max_tokens: int
+
+
 @dataclass
 class TurnPlan:
-    """What the consumer needs to stream one turn: the message lists per side."""
+    """What the consumer needs to stream one turn: per side, the conversation and the call to make."""
 
     turn: int
     messages_a: list[dict]
     messages_b: list[dict]
+    calls: dict[str, SideCall]
+
+    def messages_for(self, side: str) -> list[dict]:
+        return self.messages_a if side == Side.A else self.messages_b
 
 
 @transaction.atomic
@@ -123,21 +141,36 @@ def begin_turn(*, battle_id, participant: Participant, text: str) -> TurnPlan:
     after the other: exactly PROMPTS_PER_MINUTE get through."""
     acting_participant(participant)
     _check_rate(participant)
-    return _begin_turn(battle_id, participant, text)
+    return _begin_turn(_locked_battle(battle_id, participant), text)
 
 
-def _begin_turn(battle_id, participant: Participant, text: str) -> TurnPlan:
-    battle = Battle.objects.select_for_update().get(pk=battle_id, participant=participant)
+def _locked_battle(battle_id, participant: Participant) -> Battle:
+    # of=("self",): PostgreSQL cannot lock the nullable side of the outer join to a LoRA's base model.
+    return (Battle.objects.select_for_update(of=("self",))
+            .select_related("model_a__base_model", "model_b__base_model")
+            .get(pk=battle_id, participant=participant))
+
+
+def _begin_turn(battle: Battle, text: str, *, new: bool = False) -> TurnPlan:
+    """``battle`` is locked, or was just created (``new``: no messages to read yet)."""
     if battle.status not in (Battle.Status.OPEN, Battle.Status.READY):
         raise ArenaError("battle_closed", _("This conversation is closed. Start a new battle."))
-    turn = battle.messages.filter(role=Message.Role.USER).count()
+    rows = [] if new else list(battle.messages.values_list(*transcripts.MESSAGE_FIELDS))
+    turn = sum(1 for _turn, role, _side, _content in rows if role == Message.Role.USER)
     if turn >= settings.ARENA["MAX_TURNS"]:
         raise ArenaError("too_many_turns", _("This conversation is long enough. Please vote."))
     Message.objects.create(battle=battle, turn=turn, role=Message.Role.USER, content=text)
     battle.status = Battle.Status.ANSWERING
     battle.save(update_fields=["status", "updated_at"])
-    conversations = selectors.battle_conversations(battle)
-    return TurnPlan(turn=turn, messages_a=conversations[Side.A], messages_b=conversations[Side.B])
+    rows.append((turn, Message.Role.USER.value, "", text))  # the prompt just stored, as values_list reads it
+    conversations = transcripts.conversations(battle.snapshot_a, battle.snapshot_b, rows)
+    return TurnPlan(turn=turn, messages_a=conversations[Side.A], messages_b=conversations[Side.B],
+                    calls={side: _side_call(battle.model_for(side), battle.snapshot_for(side)) for side in SIDES})
+
+
+def _side_call(model, snapshot: dict) -> SideCall:
+    return SideCall(model_id=model.pk, endpoint=endpoint_for(model), temperature=snapshot["temperature"],
+                    top_p=snapshot["top_p"], max_tokens=snapshot["max_tokens"])
 
 
 @dataclass
@@ -158,15 +191,16 @@ def submit_prompt(*, participant: Participant, battle_id, text) -> AcceptedPromp
     acting_participant(participant)
     _check_rate(participant)  # under the lock, and before drawing a pair for a prompt that would be refused
     new_battle = battle_id is None
-    if new_battle:
-        battle_id = _start_battle(participant).pk
-    plan = _begin_turn(battle_id, participant, text)
-    return AcceptedPrompt(battle_id=battle_id, new_battle=new_battle, plan=plan)
+    battle = _start_battle(participant) if new_battle else _locked_battle(battle_id, participant)
+    plan = _begin_turn(battle, text, new=new_battle)
+    return AcceptedPrompt(battle_id=battle.pk, new_battle=new_battle, plan=plan)
 
 
 @transaction.atomic
 def record_answer(*, battle_id, turn: int, side: str, content: str, finish_reason: str, error: str = "",
                   token_count: int = 0, ttft_ms: int | None = None, duration_ms: int | None = None) -> None:
+    """Store one side's answer of a turn (its style features come once the battle is voted:
+    arena/services/styles.py)."""
     if not Battle.objects.select_for_update().filter(pk=battle_id).exists():
         return  # re-keyed while streaming: the account was deleted (delete_participant)
     Message.objects.update_or_create(

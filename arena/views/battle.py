@@ -6,6 +6,7 @@ from django.db import InterfaceError, OperationalError
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from arena import selectors, services, tasks
@@ -14,6 +15,44 @@ from arena.models import Battle, Vote
 
 logger = logging.getLogger(__name__)
 
+# Example prompts a newcomer can click: Basque text whatever the page's language (the arena is about Basque).
+EXAMPLE_PROMPTS = [
+    (gettext_lazy("Everyday"), "Zer egin dezaket Donostian, euria ari duen igande arratsalde batean?"),
+    (gettext_lazy("Culture"), "Azaldu labur zer den bertsolaritza eta nola antolatzen den txapelketa bat."),
+    (gettext_lazy("Writing"), "Idatzi lagun bati bidaltzeko mezu labur bat, bere urtebetetzea zoriontzeko."),
+    (gettext_lazy("Explanation"), "Azaldu, haur batek ulertzeko moduan, zergatik den urdina zerua."),
+]
+
+
+def battle_strings() -> dict:
+    """The texts battle.js shows, in the page's language."""
+    choices = {"A": _("A is better"), "tie": _("Tie"), "B": _("B is better"), "both_bad": _("Both are bad")}
+    return {
+        "connecting": _("Connecting…"),
+        "ready": _("Write a message to start. Two anonymous models will answer."),
+        "answering": _("The models are answering…"),
+        "voteNow": _("Both answers are complete. Vote, or keep the conversation going."),
+        "stoppedVoteNow": _("You stopped the answers. Vote, or keep the conversation going."),
+        "stoppedEmpty": _("(stopped before answering)"),
+        "noAnswer": _("(no answer)"),
+        "disconnected": _("Connection lost. Reload the page to continue."),
+        "signedOut": _("You are no longer logged in. Log in again to continue."),
+        "thanks": _("Thank you for your vote!"),
+        "answerAll": _("Answer all three questions."),
+        "suggestion": _("Suggestion, as your two answers agree: %s."),
+        "yourChoice": _("Your vote:"),
+        # The dimensions' one name everywhere (arena/vocabulary.py: leaderboard, exports).
+        "questions": {"content": _("Content"), "language": _("Basque quality"), "overall": _("Overall")},
+        "choices": choices,
+        "privacyWarning": _("Your message seems to contain personal data. Edit it, or send it anyway if it is not "
+                            "real or not yours. What it seems to contain:"),
+        "privacyKinds": {
+            "email": _("an e-mail address"), "phone": _("a phone number"), "id_number": _("an ID number"),
+            "iban": _("a bank account number (IBAN)"), "address": _("a postal address"),
+        },
+    }
+
+
 @login_required
 def battle_page(request):
     participant = selectors.participant_for(request.user)
@@ -21,17 +60,8 @@ def battle_page(request):
         return redirect("arena:signup")
     return render(request, "arena/battle.html", {
         "prompt_max_chars": settings.ARENA["PROMPT_MAX_CHARS"],
-        "strings": {
-            "connecting": _("Connecting…"),
-            "ready": _("Write a message to start. Two anonymous models will answer."),
-            "answering": _("The models are answering…"),
-            "voteNow": _("Both answers are complete. Vote, or keep the conversation going."),
-            "stopped": _("Stopped."),
-            "disconnected": _("Connection lost. Reload the page to continue."),
-            "signedOut": _("You are no longer logged in. Log in again to continue."),
-            "thanks": _("Thank you for your vote!"),
-            "temperature": _("temperature"),
-        },
+        "examples": [{"category": category, "prompt": prompt} for category, prompt in EXAMPLE_PROMPTS],
+        "strings": battle_strings(),
     })
 
 
@@ -50,7 +80,7 @@ def vote(request, battle_id):
     try:
         # Quality checks and the leaderboard refresh run once the vote is really stored.
         services.cast_vote(battle_id=battle_id, participant=participant, **form.cleaned_data,
-                           after_commit=tasks.process_vote.delay)
+                           after_commit=tasks.vote_stored)
     except Battle.DoesNotExist:
         return JsonResponse({"error": "not_found", "message": _("This battle does not exist.")}, status=404)
     except services.ArenaError as error:

@@ -10,6 +10,8 @@ researcher's own exports with their progress, and only whoever asked can downloa
 """
 from __future__ import annotations
 
+import csv
+import io
 import logging
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -20,16 +22,17 @@ from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.handlers.asgi import ASGIRequest
 from django.db.models import Count, Q
-from django.http import FileResponse, Http404, HttpRequest, JsonResponse, StreamingHttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
-from arena import selectors, services, tasks
+from arena import agreement, selectors, services, tasks
 from arena.export import Export, ExportConfigurationError, ExportForm
 from arena.export.source import matching_votes
 from arena.models import ExportJob, Vote
+from arena.ranking.counts import VoteFilters
 
 logger = logging.getLogger(__name__)
 
@@ -156,3 +159,52 @@ async def _async_chunks(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
             yield chunk
     finally:
         await sync_to_async(chunks.close, thread_sensitive=True)()
+
+
+# ---------------------------------------------------------------- agreement (issue #12)
+
+AGREEMENT_TABLES = ("questions", "groups", "position", "judges")
+
+
+@require_GET
+def agreement_page(request: HttpRequest):
+    """What the study analysed by hand (arena/agreement.py), as tables with CSV downloads
+    (``?csv=questions|groups|position|judges``). Aggregates only; researchers only, as the page above."""
+    if not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
+    if not _may_export(request):
+        return _denied(request)
+    filters = VoteFilters(include_flagged=request.GET.get("flagged") == "include")
+    table = request.GET.get("csv")
+    if table is not None and table not in AGREEMENT_TABLES:
+        return HttpResponse(_("Unknown table."), status=400, content_type="text/plain; charset=utf-8")
+    results = {
+        "questions": agreement.question_agreement(filters) if table in (None, "questions") else None,
+        "groups": agreement.group_agreement(filters) if table in (None, "groups") else None,
+        "position": agreement.position_bias(filters) if table in (None, "position") else None,
+        "judges": agreement.judge_consistency(filters) if table in (None, "judges") else None,
+    }
+    if table is not None:
+        response = HttpResponse(_agreement_csv(table, results[table]), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="agreement-{table}.csv"'
+        return response
+    return render(request, "arena/agreement.html", {**results, "include_flagged": filters.include_flagged})
+
+
+def _agreement_csv(table: str, result) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    if table == "questions":
+        writer.writerow(["first", "second", "votes", "agreement", "kappa", "kappa_low_90", "kappa_high_90"])
+        writer.writerows([r.first, r.second, r.votes, r.agreement, r.kappa, *r.kappa_interval] for r in result)
+    elif table == "groups":
+        writer.writerow(["first_group", "second_group", "models", "spearman", "spearman_low_90", "spearman_high_90"])
+        writer.writerows([r.first, r.second, r.models, r.spearman, *r.interval] for r in result)
+    elif table == "position":
+        writer.writerow(["decisive_votes", "left_wins", "left_share", "low_90", "high_90"])
+        writer.writerow([result.decisive, result.left_wins, result.share, *result.interval])
+    else:
+        writer.writerow(["repeats", "consistent", "share", "low_90", "high_90", "judges", "outlier_judges"])
+        writer.writerow([result.repeats, result.consistent, result.share, *(result.interval or ("", "")),
+                         result.judges, result.outlier_judges])
+    return buffer.getvalue()

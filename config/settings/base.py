@@ -149,6 +149,9 @@ CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND", REDIS_URL or "cache+memory://")
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", not (REDIS_URL or os.environ.get("CELERY_BROKER_URL")))
 CELERY_TASK_EAGER_PROPAGATES = True
+# Nothing reads a task's return value: storing it cost every enqueue a Redis subscription (profiled in
+# the vote view: a third of its time, bench/vote_ingest.py).
+CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
@@ -157,6 +160,10 @@ CELERY_BEAT_SCHEDULE = {
     "arena-pending-vote-checks": {"task": "arena.check_pending_votes", "schedule": 60.0},
     # Research exports whose worker died stop showing "being prepared".
     "arena-stale-exports": {"task": "arena.fail_stale_exports", "schedule": 300.0},
+    # Near-duplicate prompts (copy-pasted test questions, spam) count at most LEADERBOARD_PROMPT_CAP votes.
+    "arena-duplicate-prompts": {"task": "arena.reweight_duplicates", "schedule": 3600.0},
+    # Benchmark runs whose worker was killed (SIGKILL, out of memory, hard time limit) are failed.
+    "evaluation-stale-runs": {"task": "evaluation.fail_stale_runs", "schedule": 300.0},
     # Unhealthy models leave new battles at once and come back when this check passes again.
     "models-serving-health": {
         "task": "models_serving.check_health",
@@ -177,6 +184,15 @@ AUTH_PASSWORD_VALIDATORS = [
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 
 LOGIN_URL = "login"
+# Password-reset mails: the console backend (mails printed in the server's log) unless a deployment sets
+# DJANGO_EMAIL_BACKEND (e.g. django.core.mail.backends.smtp.EmailBackend with EMAIL_HOST/EMAIL_PORT/...).
+EMAIL_BACKEND = os.environ.get("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = os.environ.get("DJANGO_EMAIL_HOST", "localhost")  # SMTP server, for the smtp backend
+EMAIL_PORT = env_int("DJANGO_EMAIL_PORT", 25)  # its port
+EMAIL_HOST_USER = os.environ.get("DJANGO_EMAIL_HOST_USER", "")  # its user name, if it asks for one
+EMAIL_HOST_PASSWORD = os.environ.get("DJANGO_EMAIL_HOST_PASSWORD", "")  # and password
+EMAIL_USE_TLS = env_bool("DJANGO_EMAIL_USE_TLS", False)  # STARTTLS to the SMTP server
+DEFAULT_FROM_EMAIL = os.environ.get("DJANGO_DEFAULT_FROM_EMAIL", "arena@localhost")  # the sender of its mails
 LOGIN_REDIRECT_URL = "arena:battle"
 LOGOUT_REDIRECT_URL = "arena:home"
 
@@ -214,7 +230,8 @@ CONTENT_SECURITY_POLICY = {
 # Basque first; Spanish and English selectable.
 LANGUAGE_CODE = "eu"
 LANGUAGES = [("eu", _("Basque")), ("es", _("Spanish")), ("en", _("English"))]
-LOCALE_PATHS = [BASE_DIR / "locale"]
+# locale/: the project's strings; locale_django/: Basque for what Django's own catalogues leave untranslated.
+LOCALE_PATHS = [BASE_DIR / "locale", BASE_DIR / "locale_django"]
 LANGUAGE_COOKIE_NAME = "arena_language"
 TIME_ZONE = "Europe/Madrid"
 USE_I18N = True
@@ -228,6 +245,8 @@ STATIC_ROOT = Path(os.environ.get("DJANGO_STATIC_ROOT", BASE_DIR / "static_colle
 
 # Arena behaviour (all overridable from the environment).
 ARENA = {
+    # Where volunteers write to the project (the contact and privacy pages); empty: no address is shown.
+    "CONTACT_EMAIL": os.environ.get("ARENA_CONTACT_EMAIL", ""),
     "PROMPT_MAX_CHARS": env_int("ARENA_PROMPT_MAX_CHARS", 4000),  # longest prompt accepted
     "FRAME_MAX_BYTES": env_int("ARENA_FRAME_MAX_BYTES", 16384),  # largest WebSocket frame accepted
     "FRAME_MAX_DEPTH": env_int("ARENA_FRAME_MAX_DEPTH", 4),  # deepest JSON nesting accepted in a frame
@@ -242,6 +261,9 @@ ARENA = {
     # Seconds to wait for an endpoint's first token, and between later tokens.
     "FIRST_TOKEN_TIMEOUT": float(os.environ.get("ARENA_FIRST_TOKEN_TIMEOUT", "60")),
     "TOKEN_TIMEOUT": float(os.environ.get("ARENA_TOKEN_TIMEOUT", "30")),
+    # A side's text deltas reach the browser at most once per this many ms (the first at once): fewer,
+    # larger frames for the same text (bench/relay_scale.py measures 0 vs 40). 0: one frame per send.
+    "FRAME_INTERVAL_MS": env_int("ARENA_FRAME_INTERVAL_MS", 40),
     # Retries of a request that failed before its first token.
     "CONNECT_RETRIES": env_int("ARENA_CONNECT_RETRIES", 1),
     # Secret salt for participant hashes in exports (same salt -> same hash across exports).
@@ -257,8 +279,24 @@ ARENA = {
     "LEADERBOARD_BOOTSTRAP_ROUNDS": env_int("ARENA_LEADERBOARD_BOOTSTRAP_ROUNDS", 1000),
     "LEADERBOARD_SEED": env_int("ARENA_LEADERBOARD_SEED", 20260),
     "LEADERBOARD_PSEUDO_COUNT": float(os.environ.get("ARENA_LEADERBOARD_PSEUDO_COUNT", "0.01")),
+    # Sd (rating points) of the Gaussian prior on each model's score: keeps few-vote intervals honest
+    # (wide); 0 = plain maximum likelihood. See docs/leaderboard.md "Intervals at every sample size".
+    "LEADERBOARD_PRIOR_SD": float(os.environ.get("ARENA_LEADERBOARD_PRIOR_SD", "300")),
+    # A model with fewer votes (in a dimension) is "preliminary": shown apart, unranked, posterior interval.
+    "LEADERBOARD_MIN_VOTES": env_int("ARENA_LEADERBOARD_MIN_VOTES", 100),
+    # Style-controlled boards: bootstrap rounds (the sandwich interval needs none).
+    "LEADERBOARD_STYLE_BOOTSTRAP_ROUNDS": env_int("ARENA_LEADERBOARD_STYLE_BOOTSTRAP_ROUNDS", 100),
+    # Prompt topics: the labeller class (arena/categories.py; the default applies the admins' keyword rules).
+    "PROMPT_LABELLER": os.environ.get("ARENA_PROMPT_LABELLER", "arena.categories.KeywordLabeller"),
+    # Public name of the served model that arena.categories.LLMJudgeLabeller asks ("" when that labeller is unused).
+    "PROMPT_JUDGE_MODEL": os.environ.get("ARENA_PROMPT_JUDGE_MODEL", ""),
+    # Near-duplicate prompts (arena/duplicates.py): a group of them counts as at most this many votes in the fit.
+    "LEADERBOARD_PROMPT_CAP": env_int("ARENA_LEADERBOARD_PROMPT_CAP", 10),
     # A boosted new model is drawn more often until it has this many votes.
     "BOOST_UNTIL_VOTES": env_int("ARENA_BOOST_UNTIL_VOTES", 500),
+    # A running benchmark run beats this often (seconds); one silent for EVALUATION_STALE_SECONDS is failed.
+    "EVALUATION_HEARTBEAT_SECONDS": env_int("ARENA_EVALUATION_HEARTBEAT_SECONDS", 60),
+    "EVALUATION_STALE_SECONDS": env_int("ARENA_EVALUATION_STALE_SECONDS", 900),
 }
 
 # Model serving: flags for the vLLM servers that ``serve_models`` starts (a base model's own

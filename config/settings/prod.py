@@ -19,6 +19,9 @@ SECRET_KEY = _required("DJANGO_SECRET_KEY")
 ARENA["EXPORT_SALT"] = _required("ARENA_EXPORT_SALT")
 # Static files come from the proxy (collectstatic into STATIC_ROOT) unless ARENA_SERVE_STATIC=1.
 SERVE_STATIC = env_bool("ARENA_SERVE_STATIC", False)
+# Password-reset mails go out by SMTP (DJANGO_EMAIL_HOST, ...): the console backend of the demo would write
+# every reset link into the server's log.
+EMAIL_BACKEND = os.environ.get("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # The client's address for the log-in lockout: the one the HTTPS proxy appended to X-Forwarded-For.

@@ -2,8 +2,9 @@
 
 Prompts follow the upstream lm-eval tasks (eus_trivia, eus_exams, basqueglue) so local scores are
 comparable with the hub versions. Two deliberate differences, both because of the data pack:
-- WiC text is only HTML-unescaped/detokenised; upstream also re-decodes latin-1 -> utf-8 to undo
-  mojibake in the HF copy, which the data pack already repaired (and which would corrupt clean text).
+- WiC text is HTML-unescaped before upstream's latin-1 -> utf-8 re-decoding (the pack stores the
+  mojibake as entities, "I&Atilde;±aki"), and the re-decoding is applied per sentence, keeping
+  the sentences it cannot decode: those the pack already repaired ("Iñaki" is not latin-1 mojibake).
 - The F1 aggregations are computed here: upstream calls ``datasets.load_metric``, which no longer
   exists in datasets>=3.
 """
@@ -45,8 +46,21 @@ def _clean(text: str) -> str:
     return _detokenize(html.unescape(text))
 
 
+def repair_mojibake(text: str) -> str:
+    """Upstream's ``.encode("latin-1").decode("utf-8")``, keeping text it cannot decode (already clean)."""
+    try:
+        return text.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        return text
+
+
+def _clean_wic(text: str) -> str:
+    return _detokenize(repair_mojibake(html.unescape(text)))
+
+
 def wic_process_docs(dataset):
-    return dataset.map(lambda doc: {"sentence1": _clean(doc["sentence1"]), "sentence2": _clean(doc["sentence2"])})
+    return dataset.map(lambda doc: {"sentence1": _clean_wic(doc["sentence1"]),
+                                    "sentence2": _clean_wic(doc["sentence2"])})
 
 
 def coref_doc_to_text(doc) -> str:

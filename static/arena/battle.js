@@ -4,6 +4,9 @@
 // A dropped socket (a phone losing its signal, a server restart) is reopened with backoff, and the
 // battle is taken back with a "resume" frame: the server answers with the conversation so far per side
 // and whether it can be voted. The battle's id is kept in sessionStorage, so a reload resumes it too.
+// Every error frame leaves the page usable: a prompt the server refused before its turn started
+// (rate limit, no models, too many turns…) is taken back into the message box and the page returns
+// to where it was before the prompt was sent.
 (function () {
   "use strict";
   const root = document.getElementById("battle");
@@ -11,17 +14,22 @@
   const T = JSON.parse(document.getElementById("battle-strings").textContent);
   const $ = (id) => document.getElementById(id);
   const statusEl = $("status"), promptEl = $("prompt"), sendBtn = $("send"), stopBtn = $("stop");
-  const voteForm = $("vote-form"), revealEl = $("reveal");
+  const voteForm = $("vote-form"), revealEl = $("reveal"), promptForm = $("prompt-form");
   const STORE = "arena.battle";  // this tab's unvoted battle
   const MAX_ATTEMPTS = 10;  // reconnects in a row (about 2.5 minutes) before asking for a reload
   const RESUME_TRIES = 5;  // resumes refused as "battle_busy" (the cut turn is still being stored)
+  // Refusals after which this battle takes no more prompts (only "New battle" or the vote remain).
+  const CLOSED_CODES = ["battle_closed", "not_resumable"];
   let socket = null, battleId = null, answering = false, current = {};
-  let attempts = 0, reconnectTimer = null, resuming = false, resumeTries = 0, overallTouched = false;
+  let votable = false;  // the battle can be voted (the form is hidden only while a prompt is in flight)
+  let pending = null;  // a prompt sent whose turn has not started: {text, bubbles}
+  let attempts = 0, reconnectTimer = null, resuming = false, resumeTries = 0;
 
   function setStatus(text, kind) { statusEl.textContent = text; statusEl.className = "notice " + (kind || ""); }
   function lock(on) {
     answering = on; promptEl.disabled = on; sendBtn.disabled = on; stopBtn.disabled = !on;
     $("new-battle").disabled = on;
+    for (const side of ["A", "B"]) $("log-" + side).setAttribute("aria-busy", on ? "true" : "false");
   }
   function remember(id) {
     battleId = id;
@@ -42,20 +50,38 @@
     div.className = "msg " + role;
     div.textContent = text || "";
     $("log-" + side).appendChild(div);
-    div.scrollIntoView({block: "end"});
+    div.scrollIntoView({block: "nearest"});
     return div;
   }
-  function clearLogs() { $("log-A").textContent = ""; $("log-B").textContent = ""; current = {}; }
+  function showVote(on) {
+    const opening = on && voteForm.hidden;
+    voteForm.hidden = !on;
+    if (opening) $("vote-title").focus();  // answers finished: the keyboard goes to the vote
+  }
+  function endStreaming(note) {
+    // Whatever still streams has ended (stopped, failed, cut): no cursor may blink on.
+    for (const div of Object.values(current)) {
+      if (!div.classList.contains("streaming")) continue;
+      div.classList.remove("streaming");
+      if (!div.textContent.trim() && note) { div.textContent = note; div.classList.add("no-answer"); }
+    }
+  }
+  function clearLogs() {
+    $("log-A").textContent = ""; $("log-B").textContent = ""; current = {}; pending = null;
+    for (const side of ["A", "B"]) $("name-" + side).textContent = "";
+  }
   function resetView() {
-    remember(null); clearLogs();
-    voteForm.hidden = true; voteForm.reset(); overallTouched = false; revealEl.hidden = true;
+    remember(null); clearLogs(); votable = false;
+    showVote(false); voteForm.reset(); window.ArenaVoteForm.refresh(); revealEl.hidden = true; promptForm.hidden = false;
+    $("examples").hidden = false;
     lock(false);
     setStatus(T.ready);
+    promptEl.focus();
   }
   function closedView(message) {
     // The battle cannot go on (failed, abandoned): its text stays on screen; only "New battle" works.
-    remember(null);
-    lock(false); promptEl.disabled = true; sendBtn.disabled = true; voteForm.hidden = true;
+    remember(null); votable = false; endStreaming(T.noAnswer);
+    lock(false); promptEl.disabled = true; sendBtn.disabled = true; showVote(false);
     setStatus(message, "error");
   }
   function restore(frame) {
@@ -72,9 +98,19 @@
         }
       }
     }
+    $("examples").hidden = frame.turns.length > 0;
     lock(false);
-    voteForm.hidden = !frame.can_vote;
-    setStatus(frame.can_vote ? T.voteNow : T.ready);
+    votable = frame.can_vote;
+    voteForm.hidden = !votable;  // no focus move: the page is only taking back what it showed
+    setStatus(votable ? T.voteNow : T.ready);
+  }
+  function takeBackPending() {
+    // The server refused the prompt before its turn started: undo what sending it changed.
+    if (!pending) return false;
+    for (const div of pending.bubbles) div.remove();
+    if (!promptEl.value) promptEl.value = pending.text;  // nothing typed is lost
+    pending = null;
+    return true;
   }
 
   // ------------------------------------------------------------ the socket, reopened when it drops
@@ -97,6 +133,7 @@
     ws.addEventListener("close", (event) => {
       if (socket !== ws) return;
       socket = null; resuming = false;
+      takeBackPending(); endStreaming("");
       lock(true); stopBtn.disabled = true;
       // 4401: not logged in; 4410: the account was deleted or deactivated. Reconnecting cannot help.
       if (event.code === 4401 || event.code === 4410) { remember(null); setStatus(T.signedOut, "error"); return; }
@@ -122,12 +159,39 @@
   window.addEventListener("online", reconnectNow);
   document.addEventListener("visibilitychange", () => { if (document.visibilityState === "visible") reconnectNow(); });
 
+  function onError(frame) {
+    if (resuming) {
+      if (frame.code === "battle_busy" && resumeTries < RESUME_TRIES) {
+        resumeTries += 1;
+        setTimeout(() => send({type: "resume", battle: battleId || storedBattle()}), 2000);
+        return;
+      }
+      resuming = false;
+      closedView(frame.message);
+      return;
+    }
+    if (frame.code === "model_failed") {  // turn_done (status "failed") follows and closes the battle
+      remember(null); votable = false; endStreaming(T.noAnswer);
+      setStatus(frame.message, "error");
+      return;
+    }
+    const refusedPrompt = takeBackPending();
+    if (CLOSED_CODES.includes(frame.code)) { closedView(frame.message); return; }
+    if (refusedPrompt && frame.code !== "busy") {
+      // Back to the state before the prompt: still votable if it was (e.g. "too many turns").
+      lock(false);
+      showVote(votable);
+    }
+    setStatus(frame.message, "error");
+  }
+
   function onFrame(event) {
     const frame = JSON.parse(event.data);
     switch (frame.type) {
       case "battle": remember(frame.battle); break;
       case "resumed": resuming = false; restore(frame); break;
       case "turn_start":
+        pending = null;
         current = {A: bubble("A", "assistant", ""), B: bubble("B", "assistant", "")};
         current.A.classList.add("streaming"); current.B.classList.add("streaming");
         break;
@@ -142,65 +206,80 @@
         }
         break;
       case "turn_done":
+        endStreaming(frame.stopped ? T.stoppedEmpty : T.noAnswer);
         lock(false);
+        votable = frame.can_vote;
         if (frame.can_vote) {
-          voteForm.hidden = false;
-          setStatus(frame.stopped ? T.stopped + " " + T.voteNow : T.voteNow);
+          setStatus(frame.stopped ? T.stoppedVoteNow : T.voteNow);
+          showVote(true);
         } else if (frame.status === "failed") {
           remember(null);
-          promptEl.disabled = true; sendBtn.disabled = true; voteForm.hidden = true;
+          promptEl.disabled = true; sendBtn.disabled = true; showVote(false);
+          $("new-battle").focus();
+        } else {
+          setStatus(T.ready);
         }
         break;
       case "reset": resetView(); break;
-      case "error":
-        if (resuming) {
-          if (frame.code === "battle_busy" && resumeTries < RESUME_TRIES) {
-            resumeTries += 1;
-            setTimeout(() => send({type: "resume", battle: battleId || storedBattle()}), 2000);
-            break;
-          }
-          resuming = false;
-          closedView(frame.message);
-          break;
-        }
-        setStatus(frame.message, "error");
-        if (frame.code === "model_failed") { remember(null); }
-        break;
+      case "error": onError(frame); break;
     }
   }
 
   setStatus(T.connecting); lock(true); stopBtn.disabled = true;
   connect();
 
-  $("prompt-form").addEventListener("submit", (event) => {
+  // ------------------------------------------------------------ sending a prompt
+  function sendPrompt(text) {
+    if (!send({type: "prompt", text: text})) return;
+    pending = {text: text, bubbles: [bubble("A", "user", text), bubble("B", "user", text)]};
+    $("examples").hidden = true; $("guide").open = false;  // the answers and the vote need the room
+    voteForm.hidden = true; hidePrivacyWarning();
+    lock(true); setStatus(T.answering);
+    promptEl.value = "";
+  }
+  let warnedText = null;  // the text the volunteer chose to send despite the warning
+  function hidePrivacyWarning() { $("privacy-warning").hidden = true; }
+  promptForm.addEventListener("submit", (event) => {
     event.preventDefault();
     const text = promptEl.value.trim();
     if (!text || answering) return;
-    if (!send({type: "prompt", text: text})) return;
-    bubble("A", "user", text); bubble("B", "user", text);
-    voteForm.hidden = true;
-    lock(true); setStatus(T.answering);
-    promptEl.value = "";
+    const kinds = window.ArenaPrivacy ? window.ArenaPrivacy.detect(text) : [];
+    if (kinds.length && warnedText !== text) {
+      $("privacy-text").textContent = T.privacyWarning + " " + kinds.map((kind) => T.privacyKinds[kind]).join(", ") + ".";
+      $("privacy-warning").hidden = false;
+      $("privacy-edit").focus();
+      return;
+    }
+    warnedText = null;
+    sendPrompt(text);
+  });
+  $("privacy-edit").addEventListener("click", () => { hidePrivacyWarning(); promptEl.focus(); });
+  $("privacy-send").addEventListener("click", () => {
+    warnedText = promptEl.value.trim();
+    promptForm.requestSubmit();
   });
   promptEl.addEventListener("keydown", (event) => {
-    if (event.key === "Enter" && !event.shiftKey) { event.preventDefault(); $("prompt-form").requestSubmit(); }
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) { event.preventDefault(); promptForm.requestSubmit(); }
   });
+  for (const button of document.querySelectorAll("button.example")) {
+    button.addEventListener("click", () => { promptEl.value = button.dataset.prompt; promptEl.focus(); });
+  }
   stopBtn.addEventListener("click", () => send({type: "stop"}));
   const newBattle = () => send({type: "new_battle"});
   $("new-battle").addEventListener("click", newBattle);
   $("again").addEventListener("click", newBattle);
 
-  // Overall follows content and Basque quality when they agree on a side; the volunteer may override.
-  voteForm.addEventListener("change", (event) => {
-    if (event.target.name === "overall") { overallTouched = true; return; }
-    const content = voteForm.elements.content.value, language = voteForm.elements.language.value;
-    if (!overallTouched && content && content === language && content !== "tie") {
-      voteForm.querySelector('input[name="overall"][value="' + content + '"]').checked = true;
-    }
-  });
+  // ------------------------------------------------------------ the vote (its form's own behaviour: vote_form.js)
   voteForm.addEventListener("submit", async (event) => {
     event.preventDefault();
     if (!battleId) return;
+    const unanswered = ["content", "language", "overall"].filter((name) => !voteForm.elements[name].value);
+    if (unanswered.length) {
+      $("vote-error").textContent = T.answerAll; $("vote-error").hidden = false;
+      voteForm.querySelector('fieldset[data-question="' + unanswered[0] + '"] input').focus();
+      return;
+    }
+    $("vote-error").hidden = true;
     $("submit-vote").disabled = true;
     let response, data;
     try {
@@ -216,15 +295,19 @@
     }
     $("submit-vote").disabled = false;
     if (!response.ok) { setStatus(data.message, "error"); return; }
-    remember(null);  // voted: nothing left to resume
-    voteForm.hidden = true; overallTouched = false;
-    promptEl.disabled = true; sendBtn.disabled = true;
+    remember(null); votable = false;  // voted: nothing left to resume
+    const chosen = {content: voteForm.elements.content.value, language: voteForm.elements.language.value,
+                    overall: voteForm.elements.overall.value};
+    voteForm.hidden = true; promptForm.hidden = true;
     for (const side of ["A", "B"]) {
       const info = data.reveal[side];
-      $("reveal-" + side).textContent = info.name + (info.description ? " — " + info.description : "") +
-        " (" + T.temperature + " " + info.temperature + ")";
+      $("name-" + side).textContent = ": " + info.name;
+      $("reveal-" + side).textContent = info.name + (info.description ? " — " + info.description : "");
     }
+    $("reveal-choice").textContent = T.yourChoice + " " + ["content", "language", "overall"].map(
+      (name) => T.questions[name] + ": " + T.choices[chosen[name]]).join("; ") + ".";
     revealEl.hidden = false;
     setStatus(T.thanks);
+    $("reveal-title").focus();
   });
 })();

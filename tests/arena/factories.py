@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from arena import selectors
 from arena.export import Export, ExportForm
-from arena.models import Battle, Message, Participant, Vote, VoteTranscript
+from arena.models import AnswerStyle, Battle, Message, Participant, Vote, VoteTranscript
 from models_serving.models import ServedModel
 
 # ---------------------------------------------------------------- models, voters and votes in bulk
@@ -230,3 +230,40 @@ def jsonl_rows(data: bytes) -> list[dict]:
 def data_entry(files: dict[str, bytes]) -> bytes:
     (name,) = [n for n in files if n.startswith("basque-arena-")]
     return files[name]
+
+
+# ---------------------------------------------------------------- style-controlled votes (issue #12)
+
+
+def add_styled_votes(models, rng, votes: int, tokens: list[int], length_effect: float, left_bias: float,
+                     basque: list[float] | None = None):
+    """Equally good models whose answers differ in length only; voters favour the longer answer
+    (``length_effect`` per unit of the relative length difference) and the left side."""
+    voter = make_voter()
+    n = len(models)
+    a = rng.integers(0, n, votes)
+    b = (a + rng.integers(1, n, votes)) % n
+    battles = Battle.objects.bulk_create([
+        Battle(participant=voter, model_a=models[x], model_b=models[z], status=Battle.Status.VOTED) for x, z in zip(a, b)
+    ])
+    messages = Message.objects.bulk_create([
+        Message(battle=battle, turn=0, role="assistant", side=side, content="...")
+        for battle in battles for side in "AB"
+    ])
+    length = np.array(tokens, dtype=float) * rng.uniform(0.8, 1.2, (votes, n))
+    share = np.array(basque or [1.0] * n)
+    styles = []
+    for v, battle in enumerate(battles):
+        for side, model_index, message in (("A", a[v], messages[2 * v]), ("B", b[v], messages[2 * v + 1])):
+            styles.append(AnswerStyle(message=message, battle=battle, side=side, tokens=int(length[v, model_index]),
+                                      basque_chars=int(100 * share[model_index]), language_chars=100))
+    AnswerStyle.objects.bulk_create(styles)
+    la, lb = length[np.arange(votes), a], length[np.arange(votes), b]
+    logit = length_effect * (la - lb) / (la + lb + 1) + left_bias
+    wins = rng.random(votes) < 1 / (1 + np.exp(-logit))
+    choice = np.where(wins, "A", "B")
+    Vote.objects.bulk_create([
+        Vote(battle=battle, participant=voter, model_a_id=battle.model_a_id, model_b_id=battle.model_b_id,
+             content=c, language=c, overall=c, basque_level=voter.basque_level, education=voter.education)
+        for battle, c in zip(battles, choice)
+    ])

@@ -72,3 +72,16 @@ def test_the_settings_are_created_once_in_the_admin_and_then_edited(admin_client
     assert admin_client.get("/admin/arena/arenaconfig/add/").status_code == 403  # one row only
     response = admin_client.post(f"/admin/arena/arenaconfig/{config.pk}/change/", {**fields, "minimum_age": "18"})
     assert response.status_code == 302 and ArenaConfig.current().minimum_age == 18
+
+
+@pytest.mark.django_db
+def test_admin_frame_settings_page_and_no_participants_by_hand(admin_client):
+    index = admin_client.get("/admin/").content.decode()
+    assert "Basque model arena" in index and "Django administration" not in index
+    ArenaConfig.objects.all().delete()
+    response = admin_client.get("/admin/arena/arenaconfig/")  # no settings row yet: the form to create it
+    assert response.status_code == 302 and response["Location"] == "/admin/arena/arenaconfig/add/"
+    ArenaConfig.current().save()
+    response = admin_client.get("/admin/arena/arenaconfig/")  # one row: open it, not a list of one
+    assert response.status_code == 302 and response["Location"].endswith(f"/{ArenaConfig.SINGLETON_PK}/change/")
+    assert admin_client.get("/admin/arena/participant/add/").status_code == 403  # only sign-up, with consent

@@ -58,8 +58,8 @@ def test_volunteer_flow(live_server_asgi, browser, fake_openai, tmp_path, monkey
 
     page.check('input[name="content"][value="A"]')
     page.check('input[name="language"][value="A"]')
-    assert page.is_checked('input[name="overall"][value="A"]')  # overall follows the agreeing answers
-    page.check('input[name="overall"][value="both_bad"]')  # …and can be overridden
+    assert page.is_visible("#overall-suggestion")  # overall is suggested by the agreeing answers…
+    page.check('input[name="overall"][value="both_bad"]')  # …never filled in: the volunteer chooses
     page.click("#submit-vote")
     page.wait_for_selector("#reveal:not([hidden])")
     revealed = page.inner_text("#reveal")
@@ -73,34 +73,41 @@ def test_volunteer_flow(live_server_asgi, browser, fake_openai, tmp_path, monkey
     assert page.inner_text("#log-A") == ""
 
 
-OVERALL_RULE = [  # (clicks in order, the overall choice then checked)
-    ([("content", "A"), ("language", "A")], "A"),  # agreeing answers preselect overall
+OVERALL_RULE = [  # (clicks in order, the overall choice then suggested)
+    ([("content", "A"), ("language", "A")], "A"),  # agreeing answers suggest overall
     ([("content", "B"), ("language", "B")], "B"),
     ([("content", "tie"), ("language", "tie")], None),  # a tie decides nothing
     ([("content", "A"), ("language", "B")], None),  # nor do disagreeing answers
     ([("content", "A"), ("language", "tie")], None),
-    ([("overall", "tie"), ("content", "B"), ("language", "B")], "tie"),  # the volunteer's own choice stays
+    ([("overall", "tie"), ("content", "B"), ("language", "B")], None),  # the volunteer has chosen already
 ]
 
 
-def test_overall_follows_the_agreeing_answers_until_the_volunteer_chooses(live_server_asgi, browser):
+def test_overall_is_suggested_by_the_agreeing_answers_never_filled_in(live_server_asgi, browser):
     """The rule battle.js applies to the vote form (the server stores whatever overall is sent)."""
     from tests.arena.conftest import make_participant, session_cookie
 
     consent_text()
     cookie = session_cookie(make_participant("koldo").user)
     context = browser.new_context()
-    context.add_cookies([{"name": "sessionid", "value": cookie.split("=", 1)[1], "url": live_server_asgi.url}])
+    context.add_cookies([{"name": "sessionid", "value": cookie.split("=", 1)[1], "url": live_server_asgi.url},
+                         {"name": "arena_language", "value": "en", "url": live_server_asgi.url}])
     page = context.new_page()
-    seen = []
+    seen, checked = [], []
     for clicks, _expected in OVERALL_RULE:
         page.goto(live_server_asgi.url + "/battle/")  # a fresh form each time
-        page.evaluate("document.getElementById('vote-form').hidden = false")  # as after a finished turn
+        page.evaluate("() => { document.getElementById('vote-form').hidden = false; }")  # as after a turn
         for name, value in clicks:
             page.check(f'input[name="{name}"][value="{value}"]')
-        seen.append(page.evaluate("(document.querySelector('input[name=overall]:checked') || {}).value || null"))
+        suggested = None
+        if page.is_visible("#overall-suggestion"):
+            text = page.inner_text("#overall-suggestion-text")
+            suggested = "A" if "A is better" in text else "B" if "B is better" in text else "?"
+        seen.append(suggested)
+        checked.append(page.evaluate("(document.querySelector('input[name=overall]:checked') || {}).value || null"))
     context.close()
     assert seen == [expected for _clicks, expected in OVERALL_RULE]
+    assert checked == [None] * 5 + ["tie"]  # nothing is ever checked but by the volunteer
 
 
 def drop_websockets(server) -> int:

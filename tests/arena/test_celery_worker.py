@@ -68,8 +68,8 @@ def test_a_vote_is_checked_and_the_board_refreshed_on_a_worker(leaky_battle, not
     finally:
         task_postrun.disconnect(record)
     vote = Vote.objects.get()
-    assert ran[0] == ("arena.process_vote", (vote.pk,), ["identity_leak"])  # the view's one enqueue, run once
-    assert [name for name, *_ in ran] == ["arena.process_vote", "arena.refresh_leaderboard"]
+    assert ran[0] == ("arena.check_new_votes", (), 1)  # the view's one enqueue: a batch, which held this vote
+    assert [name for name, *_ in ran] == ["arena.check_new_votes", "arena.refresh_leaderboard"]
     assert vote.excluded and vote.exclusion_reasons == ["identity_leak"]
     assert ranking.get_leaderboard(ranking.VoteFilters()).excluded_by_reason == {"identity_leak": 1}
 

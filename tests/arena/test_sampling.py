@@ -133,3 +133,19 @@ def test_adaptive_sampling_needs_30_percent_fewer_votes_when_new_models_join():
         play(rng.choice(len(i), size=50, p=probs / probs.sum()), adaptive)
         used += 50
     assert used <= 0.7 * budget, used
+
+
+def test_adaptive_aims_at_the_neighbours_the_board_cannot_tell_apart_yet():
+    # Four well-measured models; the board says 1 and 2 are still unresolved, 3 and 4 already apart,
+    # and 2 and 3 too close to ever tell apart (None): only the unresolved pair gets the extra mass.
+    theta = {1: 0.3, 2: 0.2, 3: 0.0, 4: -0.5}
+    pairs = {(a, b): 300 for a in range(1, 5) for b in range(a + 1, 5)}
+    state = {"theta": theta, "pairs": pairs, "votes": {k: 900 for k in theta}}
+    pool = [model(k) for k in range(1, 5)]
+    cache.set(ranking_cache.SAMPLING_STATE_KEY, state)
+    before = Counter(frozenset((a.pk, b.pk)) for a, b in draws(pool, config("adaptive"), 3000))
+    cache.set(ranking_cache.SAMPLING_STATE_KEY, {**state, "neighbours": [(1, 2, 240), (2, 3, None), (3, 4, 0)]})
+    after = Counter(frozenset((a.pk, b.pk)) for a, b in draws(pool, config("adaptive"), 3000))
+    assert after[frozenset((1, 2))] > before[frozenset((1, 2))] + 800  # about half of all draws now
+    assert after[frozenset((1, 2))] > 0.45 * 3000
+    assert after[frozenset((2, 3))] <= before[frozenset((2, 3))] + 60 and after[frozenset((3, 4))] < before[frozenset((3, 4))] + 60

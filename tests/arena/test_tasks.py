@@ -40,6 +40,34 @@ def test_process_vote_flags_the_vote_and_the_refresh_publishes_it():
 
 
 @pytest.mark.django_db
+def test_stored_votes_are_checked_in_batches(queued):
+    """One check_new_votes task checks every vote stored since the last batch; while one is queued,
+    storing another vote queues nothing more (a task per vote cost more than the vote itself)."""
+    from django.core.cache import cache
+
+    from arena.models import Vote
+
+    m1, m2 = make_models(2)
+    votes = add_votes([(m1, m2, "A", "A", "A")] * 3)
+    for vote in votes:
+        add_answers(vote.battle, LONG, "Ez." if vote is votes[1] else LONG)
+    assert Vote.objects.filter(checked_at__isnull=True).count() == 3
+    cache.add(tasks.CHECKS_QUEUED_KEY, 0, timeout=60)  # a batch is queued (and not run yet)
+    for vote in votes:
+        tasks.vote_stored(vote.pk)  # eager Celery: a queued task would run right here
+    assert Vote.objects.filter(checked_at__isnull=True).count() == 3  # nothing more was queued
+    assert tasks.check_new_votes() == 3  # the queued batch runs: all three, with one fit
+    assert Vote.objects.filter(checked_at__isnull=True).count() == 0
+    assert Vote.objects.get(pk=votes[1].pk).exclusion_reasons == ["too_short"]
+    assert cache.get(tasks.CHECKS_QUEUED_KEY) is None  # the next vote queues the next batch
+    later = add_votes([(m1, m2, "B", "B", "B")])[0]
+    add_answers(later.battle, LONG, LONG)
+    tasks.vote_stored(later.pk)  # runs eagerly now
+    assert Vote.objects.get(pk=later.pk).checked_at is not None
+    assert queued == ["refresh"]  # the refresh throttle: one for all of it
+
+
+@pytest.mark.django_db
 def test_changes_queue_at_most_one_refresh_per_interval(queued):
     assert tasks.votes_changed() is True
     assert tasks.votes_changed() is False  # within the interval: the first refresh will see it all

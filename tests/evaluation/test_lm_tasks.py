@@ -32,6 +32,21 @@ def test_wic_text_is_unescaped_and_detokenised(tasks):
     assert " ," not in prompts and " ." not in prompts
 
 
+def test_wic_mojibake_is_repaired_per_sentence_keeping_the_clean_ones(data_pack):
+    """153 sentences of the shipped WiC hold latin-1 mojibake as HTML entities ("I&Atilde;±aki");
+    a few sentences were already repaired in the pack and must stay as they are."""
+    import datasets
+
+    path = data_pack / "basque" / "benchmarks" / "basqueglue_wic.jsonl"
+    items = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    docs = utils.wic_process_docs(datasets.Dataset.from_list(items))
+    sentences = [doc[key] for doc in docs for key in ("sentence1", "sentence2")]
+    assert not [s for s in sentences if "Ã" in s or "&Atilde;" in s]
+    assert docs[18]["sentence1"].startswith("Iñaki Abaituak bere esku hutsei begiratu zien,")
+    assert "POLIZIAK Iñaki Ruiz Alfranca" in docs[1004]["sentence2"]  # repaired in the pack: kept
+    assert utils.repair_mojibake("Euskaltzaindia, Real Academia Española") == "Euskaltzaindia, Real Academia Española"
+
+
 def test_coref_marks_both_spans(tasks):
     coref = tasks["epec_koref_bin_local"]
     text = coref.doc_to_text(coref.eval_docs[0])  # span2_index is 1-based in the source

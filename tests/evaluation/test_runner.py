@@ -19,15 +19,18 @@ def test_unknown_task_is_named(small_pack):
         task_manager_for(["eus_trivia_local", "eus_nonsense_local"])
 
 
-@pytest.mark.parametrize("backend", ["hf", "endpoint"])
-def test_a_suite_is_planned_member_by_member(small_pack, backend):
+def test_a_suite_is_planned_member_by_member(small_pack):
     """basque_local has no aggregate of its own: its members run one lm-eval call each (progress between
     them); eus_exams_eu_local has one, so it stays whole."""
-    target = Target(label="m", backend=backend, base_url="http://127.0.0.1:9/v1", served_name="m")
     manager = task_manager_for(["basque_local"])
-    assert plan(["basque_local"], manager, target) == [(b.task, "loglik") for b in suites.benchmarks()]
-    assert plan(["eus_exams_eu_local", "qnlieu_local"], manager, target) == [
-        ("eus_exams_eu_local", "loglik"), ("qnlieu_local", "loglik")]
+    assert plan(["basque_local"], manager) == [b.task for b in suites.benchmarks()]
+    assert plan(["eus_exams_eu_local", "qnlieu_local"], manager) == ["eus_exams_eu_local", "qnlieu_local"]
+
+
+def test_a_task_named_twice_runs_once(small_pack):
+    """A suite plus one of its members (or a name repeated) is evaluated once."""
+    manager = task_manager_for(["basque_local", "qnlieu_local"])
+    assert plan(["basque_local", "qnlieu_local", "qnlieu_local"], manager) == [b.task for b in suites.benchmarks()]
 
 
 def test_run_refuses_results_whose_item_count_differs_from_the_data_file(small_pack):

@@ -3,37 +3,52 @@ import pytest
 from django.utils import translation
 
 from arena.vocabulary import DIMENSIONS
-from evaluation import selectors, services, suites
+from evaluation import selectors, services
 from models_serving.models import ServedModel
 
 # Every test reads the leaderboard, whose cache outlives the test database.
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_ranking_cache")]
 
 
-def test_rows_use_headline_metrics_average_and_prefer_full_runs(store_scores):
+GLUE = ["bec2016eu", "bhtc_v2", "epec_koref_bin", "qnlieu", "vaxx_stance", "wiceu"]
+
+
+def test_rows_use_headline_metrics_and_keep_basqueglue_as_its_own_average(store_scores):
     ServedModel.objects.create(public_name="Latxa", kind="external", endpoint_url="http://x/v1")
     store_scores("Latxa", 0.5)
-    store_scores("Latxa", 0.9, limit=10)  # newer but limited: the full run wins
     partial = store_scores("Small", {"eus_trivia": 0.4, "bec2016eu": 0.6})
     failed = services.create_run(model_label="Broken")
     services.mark_failed(failed, "boom")
-    rows = {row.model: row for row in selectors.benchmark_rows()}
+    table = selectors.benchmark_table()
+    rows = {row.model: row for row in table.rows}
     assert set(rows) == {"Latxa", "Small"}
-    latxa = rows["Latxa"]
-    assert latxa.cells() == [0.5] * len(suites.benchmarks()) and latxa.complete and not latxa.limited
-    assert latxa.average == pytest.approx(0.5)  # the acc_norm of 0.99 stored beside EusExams' acc is ignored
-    small = rows["Small"]
-    assert small.average == pytest.approx(0.5) and not small.complete
-    assert small.cells()[:3] == [0.4, None, 0.6]
-    assert small.runs == {"eus_trivia": partial.pk, "bec2016eu": partial.pk}
-    assert selectors.benchmark_averages() == {"Latxa": pytest.approx(0.5)}
+    assert [m.benchmark for m in table.columns] == ["eus_exams_eu", "eus_trivia", *GLUE]  # only those with scores
+    study, glue = rows["Latxa"].averages()
+    # The acc_norm of 0.99 stored beside EusExams' acc is ignored; two of the study's 14 tasks: marked partial.
+    assert study.value == pytest.approx(0.5) and study.covered == ("eus_exams_eu", "eus_trivia")
+    assert not study.complete
+    assert glue.value == pytest.approx(0.5) and glue.complete and glue.covered == tuple(GLUE)
+    small_study, small_glue = rows["Small"].averages()
+    assert (small_study.value, small_glue.value) == (pytest.approx(0.4), pytest.approx(0.6))
+    assert rows["Small"].runs == {"eus_trivia": partial.pk, "bec2016eu": partial.pk}
 
 
-def test_a_limited_run_fills_the_gaps_of_a_full_one_and_is_marked(store_scores):
-    store_scores("Latxa", {"eus_trivia": 0.5})
+def test_the_table_averages_only_runs_of_one_protocol_and_says_which(store_scores):
+    """A --limit 5 run used to beat a --limit 200 one, and 0-shot runs mixed into a 5-shot average."""
+    store_scores("Latxa", {"eus_trivia": 0.5, "wiceu": 0.5})
     store_scores("Latxa", {"eus_trivia": 0.9, "wiceu": 0.7}, limit=5)
-    row = selectors.benchmark_rows()[0]
-    assert row.scores["eus_trivia"] == 0.5 and row.scores["wiceu"] == 0.7 and row.limited
+    store_scores("Latxa", {"eus_exams_eu": 0.1}, num_fewshot=0)
+    store_scores("Latxa", {"eus_exams_eu": 0.2}, apply_chat_template=True)
+    store_scores("Other", {"eus_trivia": 0.3}, limit=5)
+    table = selectors.benchmark_table()
+    assert table.protocol == "5-shot · first 5 items · auto"  # the protocol most models have
+    assert dict(table.protocols) == {"5-shot · first 5 items · auto": 2, "5-shot · all items · auto": 1,
+                                     "0-shot · all items · auto": 1, "5-shot · chat template · all items · auto": 1}
+    full = {row.model: row for row in selectors.benchmark_table("5-shot · all items · auto").rows}
+    assert full["Latxa"].scores == {"eus_trivia": 0.5, "wiceu": 0.5}  # no limited, 0-shot or chat-template score
+    limited = {row.model: row.scores for row in table.rows}
+    assert limited == {"Latxa": {"eus_trivia": 0.9, "wiceu": 0.7}, "Other": {"eus_trivia": 0.3}}
+    assert selectors.benchmark_table("no such protocol").protocol == table.protocol
 
 
 def _models(*names):
@@ -63,7 +78,11 @@ def test_correlations_cover_every_arena_dimension(arena_votes, store_scores):
     for name, value in (("A-model", 0.6), ("B-model", 0.5), ("C-model", 0.4)):
         store_scores(name, value)
     store_scores("Only-benchmarks", 0.3)
-    rows = {row["dimension"]: row for row in selectors.correlations()}
+    store_scores("Fewer-tasks", {"eus_trivia": 0.9})  # its average covers other tasks: not compared
+    study, glue = selectors.correlations()
+    assert study["covered"] == ("eus_exams_eu", "eus_trivia") and not study["complete"]
+    assert glue["complete"] and glue["dimensions"][0]["models"] == ["A-model", "B-model", "C-model"]
+    rows = {row["dimension"]: row for row in study["dimensions"]}
     assert list(rows) == list(DIMENSIONS)
     with translation.override("en"):
         assert str(rows["language"]["label"]) == "Basque quality"  # the arena's own label for the dimension
@@ -76,5 +95,6 @@ def test_correlations_cover_every_arena_dimension(arena_votes, store_scores):
 def test_without_votes_no_dimension_has_a_coefficient(store_scores):
     for name, value in (("A-model", 0.6), ("B-model", 0.5), ("C-model", 0.4)):
         store_scores(name, value)
-    for row in selectors.correlations():
-        assert row["n"] == 0 and row["spearman"] is None and "at least 3" in row["message"]
+    for average in selectors.correlations():
+        for row in average["dimensions"]:
+            assert row["n"] == 0 and row["spearman"] is None and "at least 3" in row["message"]

@@ -28,6 +28,58 @@ def test_in_process_run_is_stored_with_scores_versions_and_raw_json(tiny_llama_d
     assert run.versions["lm_eval"] == "0.4.13" and "torch" in run.versions
     assert run.raw_results["n-samples"]["eus_trivia_local"] == {"original": 4, "effective": 3}
     assert run.raw_results["versions"]["vaxx_stance_local"] == 1.0
+    # The protocol the table groups runs by, with the backend auto resolved to; the window both backends use.
+    assert run.protocol == {"num_fewshot": 1, "apply_chat_template": False, "fewshot_as_multiturn": False,
+                            "limit": 3, "backend": "hf"}
+    assert run.protocol_key == "1-shot · first 3 items · hf"
+    assert run.raw_results["evaluation"]["window"] == 2048  # the tiny Llama's max_position_embeddings
+    assert run.heartbeat_at is not None
+
+
+def test_stale_running_runs_are_failed_and_can_be_claimed_again(settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from evaluation.tasks import fail_stale_runs
+
+    stale_after = timedelta(seconds=settings.ARENA["EVALUATION_STALE_SECONDS"])
+    long_ago = timezone.now() - stale_after - timedelta(minutes=1)
+    killed = EvaluationRun.objects.create(model_label="m", status=EvaluationRun.Status.RUNNING, started_at=long_ago,
+                                          heartbeat_at=long_ago)
+    never_beat = EvaluationRun.objects.create(model_label="m", status=EvaluationRun.Status.RUNNING,
+                                              started_at=long_ago)
+    beating = EvaluationRun.objects.create(model_label="m", status=EvaluationRun.Status.RUNNING, started_at=long_ago,
+                                           heartbeat_at=timezone.now())
+    done = EvaluationRun.objects.create(model_label="m", status=EvaluationRun.Status.SUCCEEDED, started_at=long_ago)
+    assert fail_stale_runs() == 2  # the beat task
+    statuses = {run.pk: run.status for run in EvaluationRun.objects.all()}
+    assert statuses == {killed.pk: "failed", never_beat.pk: "failed", beating.pk: "running", done.pk: "succeeded"}
+    assert "the worker stopped (no heartbeat since" in EvaluationRun.objects.get(pk=killed.pk).error
+    claimed = services.execute_run(killed.pk, runner=lambda target, options, progress: Outcome(
+        scores=[SCORE], results={}, n_items=2, seconds=1.0), target=Target(label="m", backend="hf"))
+    assert claimed.status == EvaluationRun.Status.SUCCEEDED  # "run again" takes it
+
+
+@pytest.mark.django_db(transaction=True)  # the heartbeat thread writes through its own connection
+def test_a_long_lm_eval_step_keeps_beating(settings):
+    """One task can run for hours without a progress call: the heartbeat thread keeps the run alive."""
+    import time
+
+    settings.ARENA = {**settings.ARENA, "EVALUATION_HEARTBEAT_SECONDS": 0.05}
+    run = services.create_run(model_label="m", tasks=["qnlieu_local"])
+    beats = []
+
+    def slow_runner(target, options, progress):
+        first = EvaluationRun.objects.get(pk=run.pk).heartbeat_at
+        time.sleep(0.5)
+        beats.append((first, EvaluationRun.objects.get(pk=run.pk).heartbeat_at))
+        return Outcome(scores=[SCORE], results={}, n_items=2, seconds=1.0)
+
+    run = services.execute_run(run, runner=slow_runner, target=Target(label="m", backend="hf"))
+    assert run.status == EvaluationRun.Status.SUCCEEDED
+    first, later = beats[0]
+    assert later > first
 
 
 def test_unreachable_endpoint_fails_clearly_and_stores_nothing(tiny_llama_dir, small_pack):

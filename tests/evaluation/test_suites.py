@@ -29,15 +29,16 @@ def _lines(path):
 
 def test_the_benchmarks_table_is_read_from_the_group_yaml():
     assert [(b.name, b.task, b.metric, b.label) for b in suites.benchmarks()] == TABLE
-    assert suites.SUITES == {"basque": "basque_local", "basque-hub": "basque_bench"}
+    assert suites.SUITES == {"basque": "basque_local", "basque-hub": "basque_hub", "basque-study": ""}
 
 
 def test_suite_and_task_resolution():
     assert suites.resolve_tasks("basque", None) == ["basque_local"]
-    assert suites.resolve_tasks("basque-hub", None) == ["basque_bench"]
+    assert suites.resolve_tasks("basque-hub", None) == ["basque_hub"]
     assert suites.resolve_tasks("basque", ["eus_trivia", " qnlieu_local", ""]) == ["eus_trivia_local", "qnlieu_local"]
     assert suites.resolve_tasks("basque-hub", ["eus_trivia"]) == ["eus_trivia"]  # upstream names unchanged
     assert suites.canonical_name("eus_exams_eu_osakidetza1e_local") == "eus_exams_eu_osakidetza1e"
+    assert suites.canonical_name("eus_exams_eu_hub") == "eus_exams_eu"
     with pytest.raises(EvaluationError, match="unknown suite"):
         suites.resolve_tasks("klingon", None)
     with pytest.raises(EvaluationError, match="--tasks is empty"):
@@ -99,3 +100,29 @@ def test_missing_data_file_stops_with_its_path(broken_pack):
         suites.materialize()
     with pytest.raises(EvaluationError, match=r"data file missing: .*basqueglue_wic\.jsonl"):
         suites.expected_item_counts()
+
+
+def test_the_study_suite_uses_hub_names_when_reachable_else_the_offline_copies():
+    from evaluation import study
+
+    assert suites.resolve_tasks("basque-study", None, hub=False) == ["eus_exams_eu_local", "eus_trivia_local"]
+    hub, missing = study.study_tasks(hub=True)
+    assert hub == ["arc_eu_challenge", "arc_eu_easy", "belebele_eus_Latn", "eus_exams_eu_hub", "eus_proficiency",
+                   "eus_reading", "eus_trivia", "mgsm_native_cot_eu", "piqa_eu", "xstorycloze_eu"]
+    assert missing == ["bertaqa_eu_global", "bertaqa_eu_local", "bl2mp", "mmlu_eu"]  # not lm-eval 0.4.13 tasks
+    assert len(study.STUDY.members) == 14 and not set(study.STUDY.names) & set(study.BASQUEGLUE.names)
+
+
+def test_the_hub_suite_is_basque_bench_with_an_eus_exams_score_and_runs_each_task_once(small_pack):
+    """Upstream eus_exams_eu is a tag, so basque_bench gave no EusExams score; basque_hub has a group for it."""
+    from evaluation.runner import plan, task_manager_for
+
+    manager = task_manager_for(["basque_hub", "basque_bench"])
+    upstream = manager.task_index["basque_bench"].cfg["task"]
+    ours = manager.task_index["basque_hub"].cfg["task"]
+    assert ours == [name.replace("eus_exams_eu", "eus_exams_eu_hub") if name == "eus_exams_eu" else name
+                    for name in upstream]
+    exams = manager.task_index["eus_exams_eu_hub"].cfg
+    assert exams["task"] == ["eus_exams_eu"] and exams["aggregate_metric_list"][0]["metric"] == "acc"
+    steps = plan(["basque_hub", "eus_trivia"], manager)
+    assert "eus_exams_eu_hub" in steps and "eus_exams_eu" not in steps and len(steps) == len(set(steps))

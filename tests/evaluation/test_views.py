@@ -3,7 +3,7 @@ import re
 
 import pytest
 
-from evaluation import services, suites
+from evaluation import selectors, services
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_ranking_cache")]
 
@@ -19,19 +19,24 @@ def english(settings):
     settings.LANGUAGE_CODE = "en"  # the assertions read English strings
 
 
-def test_page_shows_table_average_and_correlations(client, store_scores):
+def test_page_shows_table_averages_protocol_and_correlations(client, store_scores):
     for name, value in (("Model-1", 0.61), ("Model-2", 0.52), ("Model-3", 0.43)):
         store_scores(name, value)
     store_scores("Sampled", {"eus_trivia": 0.3}, limit=5)
     html = _page(client)
     headers = re.findall(r'<th scope="col" title="([^"]+)">([^<]+)</th>', html)
-    assert headers == [(f"{b.name} ({b.metric})", b.label) for b in suites.benchmarks()]
-    assert "Model-1" in html and re.search(r"<strong>0[.,]610</strong>", html) and "†" in html
+    assert headers == [(f"{m.benchmark} ({m.metric})", m.label) for m in selectors.benchmark_table().columns]
+    assert len(headers) == 8 and "Sampled" not in html.split("</table>")[0]  # another protocol: a link, not a row
+    assert "5-shot · all items · auto" in html and "?protocol=5-shot" in html
+    assert "Model-1" in html and re.search(r"<strong>0[.,]610</strong>", html)
+    assert "* 2/14" in html and "not the study's average" in html  # the study average covers 2 of 14 tasks
     assert "Spearman" in html and "Kendall" in html
-    # The arena's dimension labels, in its order; no votes yet, so each explains why there is no coefficient.
+    # The arena's dimension labels, in its order, once per average; no votes yet, so no coefficient.
     assert re.findall(r'<th scope="row">(Overall|Content|Basque quality)</th>', html) == [
-        "Overall", "Content", "Basque quality"]
-    assert html.count("at least 3 are needed") == 3
+        "Overall", "Content", "Basque quality"] * 2
+    assert html.count("at least 3 are needed") == 6
+    sampled = client.get("/benchmarks/", {"protocol": "5-shot · first 5 items · auto"}).content.decode()
+    assert "Sampled" in sampled and "Model-1" not in sampled
 
 
 def test_page_with_no_results(client):

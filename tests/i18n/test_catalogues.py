@@ -54,7 +54,7 @@ def test_compiled_catalogue_matches_sources(language):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("language, expected", [("eu", "Nola dabil"), ("es", "Cómo funciona"), ("en", "How it works")])
+@pytest.mark.parametrize("language, expected", [("eu", "Nola funtzionatzen du"), ("es", "Cómo funciona"), ("en", "How it works")])
 def test_home_page_language(language, expected):
     client = Client()
     if language != "eu":

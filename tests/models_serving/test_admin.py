@@ -199,3 +199,18 @@ def test_stopping_a_recorded_server_never_signals_a_recycled_pid(admin_client, d
     server.refresh_from_db()
     base.refresh_from_db()
     assert server.status == "stopped" and base.health == "unhealthy"
+
+
+def test_change_page_shows_only_the_kinds_fields_and_a_test_link(admin_client, db):
+    external = ServedModel.objects.create(public_name="Kanpokoa", kind=ServedModel.Kind.EXTERNAL,
+                                          endpoint_url="http://127.0.0.1:9/v1", served_name="kanpo")
+    html = admin_client.get(reverse("admin:models_serving_servedmodel_change", args=[external.pk])).content.decode()
+    assert 'name="endpoint_url"' in html and 'name="api_key_env"' in html
+    for irrelevant in ("checkpoint_path", "base_model", "server_port", "server_dtype"):
+        assert f'name="{irrelevant}"' not in html, irrelevant
+    try_url = reverse("admin:models_serving_servedmodel_try", args=[external.pk])
+    assert try_url in html  # reachable from the model's own page…
+    listing = admin_client.get(reverse("admin:models_serving_servedmodel_changelist")).content.decode()
+    assert try_url in listing  # …and from the list, not only through a bulk action
+    add = admin_client.get(ADD_URL).content.decode()
+    assert 'name="checkpoint_path"' in add and 'name="endpoint_url"' in add  # the kind is not chosen yet

@@ -1,9 +1,15 @@
-"""The /models listing of an OpenAI-compatible endpoint (streaming is exercised by the arena's tests)."""
+"""The /models listing of an OpenAI-compatible endpoint, and the event-stream reading of chat completions
+(the arena's consumer tests exercise streaming end to end)."""
 from __future__ import annotations
 
+import asyncio
+import contextlib
+
+import orjson
 import pytest
 
-from models_serving.client import Endpoint, EndpointError, ListingError, listed_models
+from models_serving import client
+from models_serving.client import Endpoint, EndpointError, ListingError, StreamStats, listed_models, stream_chat
 
 
 def test_listed_models(listing_openai, monkeypatch):
@@ -33,7 +39,90 @@ async def test_every_upstream_client_shares_the_one_tls_context():
     first = client._client(client.Endpoint("http://127.0.0.1:9/v1", "a"), 5.0)
     second = client._client(client.Endpoint("https://arena.example.eus/v1", "b"), 5.0)
     assert first is not second
+    assert client._client(client.Endpoint("http://127.0.0.1:9/v1", "c"), 5.0) is first  # one pool per endpoint
     for upstream in (first, second):
-        assert upstream._client._transport._pool._ssl_context is client._TLS
-    await first.close()
-    await second.close()
+        assert upstream._transport._pool._ssl_context is client._TLS
+    await client.close_clients()  # what the ASGI server's shutdown calls
+    assert first.is_closed and second.is_closed
+    assert client._client(client.Endpoint("http://127.0.0.1:9/v1", "a"), 5.0) is not first
+    await client.close_clients()
+
+
+@contextlib.asynccontextmanager
+async def raw_upstream(body: bytes, status: str = "200 OK", *, pause_after: int | None = None):
+    """An HTTP server on 127.0.0.1 that answers every request with ``body`` (chunked, as vLLM streams)."""
+    async def handle(reader, writer):
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(f"HTTP/1.1 {status}\r\ncontent-type: text/event-stream\r\n"
+                     "transfer-encoding: chunked\r\n\r\n".encode())
+        for index, line in enumerate(body.split(b"\n\n")):
+            if not line:
+                continue
+            piece = line + b"\n\n"
+            writer.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+            await writer.drain()
+            if pause_after is not None and index + 1 == pause_after:
+                await asyncio.sleep(30)
+        writer.write(b"0\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        yield Endpoint(base_url=f"http://127.0.0.1:{port}/v1", served_name="raw")
+    finally:
+        server.close()
+        await client.close_clients()
+
+
+def chunk(text=None, finish=None, usage=None) -> bytes:
+    event = {"choices": [{"index": 0, "delta": {"content": text} if text is not None else {},
+                          "finish_reason": finish}]}
+    if usage is not None:
+        event = {"choices": [], "usage": {"completion_tokens": usage}}
+    return b"data: " + orjson.dumps(event) + b"\n\n"
+
+
+async def collect(endpoint, **kwargs) -> tuple[list[str], StreamStats]:
+    stats = StreamStats()
+    deltas = [d async for d in stream_chat(endpoint, [{"role": "user", "content": "Kaixo"}], temperature=0.7,
+                                           top_p=1.0, max_tokens=50, stats=stats, retries=0, **kwargs)]
+    return deltas, stats
+
+
+async def test_a_stream_is_read_with_its_usage_and_finish_reason():
+    body = chunk("Kaixo") + chunk(" lagun") + chunk(None, "stop") + chunk(usage=7) + b"data: [DONE]\n\n"
+    async with raw_upstream(body) as endpoint:
+        deltas, stats = await collect(endpoint)
+    assert deltas == ["Kaixo", " lagun"]
+    assert (stats.text, stats.finish_reason, stats.token_count) == ("Kaixo lagun", "stop", 7)
+
+
+async def test_an_error_event_mid_stream_ends_it_with_the_servers_message():
+    body = chunk("Hasi") + b'data: {"error": {"message": "engine dead", "code": 500}}\n\n'
+    async with raw_upstream(body) as endpoint:
+        with pytest.raises(EndpointError, match="engine dead") as failed:
+            await collect(endpoint)
+    assert failed.value.before_first_token is False
+
+
+async def test_an_http_error_status_says_what_the_server_said():
+    async with raw_upstream(b'{"error": {"message": "no such model"}}', "404 Not Found") as endpoint:
+        with pytest.raises(EndpointError, match="HTTP 404: no such model") as failed:
+            await collect(endpoint)
+    assert failed.value.before_first_token is True
+
+
+async def test_garbage_instead_of_events_is_an_error_not_a_crash():
+    async with raw_upstream(b"data: {not json\n\n") as endpoint:
+        with pytest.raises(EndpointError, match="unreadable event"):
+            await collect(endpoint)
+
+
+async def test_a_silent_upstream_times_out_between_tokens():
+    body = chunk("Bat") + chunk("Bi") + chunk(None, "stop")
+    async with raw_upstream(body, pause_after=1) as endpoint:
+        with pytest.raises(EndpointError, match="timed out") as failed:
+            await collect(endpoint, token_timeout=0.3)
+    assert failed.value.before_first_token is False

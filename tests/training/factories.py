@@ -31,7 +31,7 @@ def recipe_data(data_dir: Path, **changes) -> dict:
     data = {
         "name": "tiny",
         "model": {"model_name_or_path": str(data_dir), "use_peft": True, "lora_target_modules": "all-linear"},
-        "data": {"max_length": 64, "total_tokens": 3000,
+        "data": {"max_length": 64, "total_tokens": 3000, "cache_dir": str(data_dir / "datasets-cache"),
                  "sources": {"corpus": {"kind": "corpus", "paths": [str(data_dir / "corpus.jsonl")]},
                              "eu": {"kind": "instructions", "paths": [str(data_dir / "instructions.jsonl")]}},
                  "mix": {"corpus": 0.6, "eu": 0.4}},

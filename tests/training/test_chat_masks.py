@@ -62,8 +62,8 @@ TEMPLATES = Path(__file__).resolve().parents[2] / "training" / "templates"
     (None, "<|im_end|>\n"),  # the tiny model's own ChatML template
     (SMOLLM2_TEMPLATE, "<|im_end|>\n"),  # injects a default system turn when there is none
     ((TEMPLATES / "chatml.jinja").read_text(), "<|im_end|>\n"),
-    ((TEMPLATES / "llama3.jinja").read_text(), "<|eot_id|>"),  # given to the study's base backbones
-], ids=["own", "smollm2", "chatml.jinja", "llama3.jinja"])
+    ((TEMPLATES / "llama31.jinja").read_text(), "<|eot_id|>"),  # the study's, for every backbone
+], ids=["own", "smollm2", "chatml.jinja", "llama31.jinja"])
 @pytest.mark.parametrize("with_system", [True, False], ids=["system", "no-system"])
 def test_templates_that_pass_the_check_train_exactly_the_answers(tiny_tokenizer, template, turn_end, with_system):
     tokenizer = copy.deepcopy(tiny_tokenizer)
@@ -81,4 +81,46 @@ def test_templates_that_pass_the_check_train_exactly_the_answers(tiny_tokenizer,
     elif template == SMOLLM2_TEMPLATE:
         assert "SmolLM" in masked  # the injected system turn is a prompt, never trained
     # Labels are laid on the tokenisation used at inference, not on a re-tokenised piece of it.
-    assert rendered.input_ids == tokenizer(rendered.text, add_special_tokens=False)["input_ids"]
+    text = tokenizer.apply_chat_template(CONVERSATION if with_system else CONVERSATION[1:], tokenize=False)
+    assert rendered.input_ids == tokenizer(text, add_special_tokens=False)["input_ids"]
+
+
+def llama31_tokenizer(tiny_tokenizer):
+    tokenizer = copy.deepcopy(tiny_tokenizer)
+    tokenizer.add_special_tokens({"bos_token": "<|begin_of_text|>"})
+    tokenizer.chat_template = (TEMPLATES / "llama31.jinja").read_text()
+    return tokenizer
+
+
+def test_the_llama31_template_renders_the_studys_format(tiny_tokenizer):
+    """Expected text: the study's chat_template_jinja (exp_*_fixed.yaml) rendered with BOS <|begin_of_text|>."""
+    tokenizer = llama31_tokenizer(tiny_tokenizer)
+    messages = [{"role": "user", "content": " Kaixo "}, {"role": "assistant", "content": "Zer moduz?\n"}]
+    header = ("<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\n"
+              "Cutting Knowledge Date: December 2023\nToday Date: 26 Jul 2024\n\n")
+    assert tokenizer.apply_chat_template(messages, tokenize=False) == (
+        header + "<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nKaixo<|eot_id|>"
+        "<|start_header_id|>assistant<|end_header_id|>\n\nZer moduz?<|eot_id|>")
+    system = [{"role": "system", "content": "Euskaraz."}, messages[0]]
+    assert tokenizer.apply_chat_template(system, tokenize=False, add_generation_prompt=True) == (
+        header + "Euskaraz.<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nKaixo<|eot_id|>"
+        "<|start_header_id|>assistant<|end_header_id|>\n\n")
+
+
+@pytest.mark.parametrize("with_system", [True, False], ids=["system", "no-system"])
+def test_one_rendering_with_generation_markers_gives_the_prefix_labels(tiny_tokenizer, with_system):
+    from training.chat_masks import has_generation_markers, render_by_prefixes, render_marked_conversation
+
+    tokenizer = llama31_tokenizer(tiny_tokenizer)
+    assert has_generation_markers(tokenizer) and not has_generation_markers(tiny_tokenizer)
+    messages = CONVERSATION if with_system else CONVERSATION[1:]
+    marked, by_prefixes = render_marked_conversation(tokenizer, messages), render_by_prefixes(tokenizer, messages)
+    assert (marked.input_ids, marked.labels) == (by_prefixes.input_ids, by_prefixes.labels)
+
+
+def test_a_conversation_starting_with_an_assistant_turn_is_refused():
+    from training.chat_masks import validate_messages
+
+    with pytest.raises(ValueError, match="starts with an assistant turn; it must start with a user turn"):
+        validate_messages([{"role": "system", "content": "Kaixo"}, {"role": "assistant", "content": "Kaixo!"}],
+                          "x.jsonl:3")

@@ -66,8 +66,12 @@ def small_files(tmp_path):
 
 @pytest.mark.parametrize("changes, message", [
     ({"data": {"mix": {"corpus": 0.7, "eu": 0.5}}}, r"shares must sum to 1, they sum to 1\.2 \(corpus=0\.7, eu=0\.5\)"),
-    ({"data": {"mix": {"corpus": 0.5, "en": 0.5}}}, r"data\.mix\.en: no such source in data\.sources \(corpus, eu\)"),
-    ({"data": {"mix": {}}}, r"data\.mix is empty"),
+    ({"data": {"mix": {"corpus": 0.5, "en": 0.5}}}, r"data\.mix: en: no such source in data\.sources \(corpus, eu\)"),
+    ({"data": {"mix": {}}}, r"give either concatenate \(sources in full, the study's way\) or mix"),
+    ({"data": {"concatenate": ["corpus"]}}, r"give either concatenate"),  # and the factory's mix
+    ({"data": {"mix": {}, "concatenate": ["corpus"], "total_tokens": 10}}, r"total_tokens sizes a mix"),
+    ({"data": {"eval_sources": ["corpus"]}}, r"data\.eval_sources: corpus is also trained on"),
+    ({"training": {"eval_strategy": "steps", "eval_steps": 10}}, r"eval_strategy is 'steps' but data\.eval_sources"),
     ({"data": {"sources": {"corpus": {"kind": "corpus", "paths": ["/nonexistent/*.jsonl"]},
                            "eu": {"kind": "corpus", "paths": ["x"]}}, "mix": {"corpus": 1}}},
      r"data\.sources\.corpus: no file matches '/nonexistent/\*\.jsonl'"),

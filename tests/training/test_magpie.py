@@ -24,6 +24,26 @@ def test_prefix_is_the_opened_user_turn_and_nothing_else(tiny_tokenizer, system)
     assert tiny_tokenizer.decode(ids) == prefix
 
 
+@pytest.mark.parametrize("template, expected", [
+    ("llama31.jinja", "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\n"),  # no date / system block
+    ("smollm2", "<|im_start|>user\n"),  # without the default system prompt the template adds
+])
+def test_the_bare_prefix_is_magpies_pre_query_template(tiny_tokenizer, template, expected):
+    from pathlib import Path
+
+    from tests.training.test_chat_masks import SMOLLM2_TEMPLATE
+
+    tokenizer = copy.deepcopy(tiny_tokenizer)
+    if template == "smollm2":
+        tokenizer.chat_template = SMOLLM2_TEMPLATE
+    else:
+        tokenizer.add_special_tokens({"bos_token": "<|begin_of_text|>"})
+        tokenizer.chat_template = (Path(__file__).resolve().parents[2] / "training" / "templates" / template).read_text()
+    assert magpie_prefix(tokenizer) == expected
+    assert magpie_prefix(tokenizer, "Euskaraz.").endswith("Euskaraz.<|eot_id|>" + expected.removeprefix(
+        "<|begin_of_text|>") if template != "smollm2" else "Euskaraz.<|im_end|>\n" + expected)
+
+
 def test_turn_end_markers_and_response_prompt(tiny_tokenizer):
     assert turn_end_markers(tiny_tokenizer) == (["<|im_end|>"], ["<|im_end|>"])
     assert response_prompt(tiny_tokenizer, "Non dago Bilbo?") == "<|im_start|>user\nNon dago Bilbo?<|im_end|>\n<|im_start|>assistant\n"

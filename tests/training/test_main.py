@@ -51,3 +51,16 @@ def test_other_subcommands_refuse_unknown_options():
     with pytest.raises(SystemExit) as exit_info:
         main(["prepare-smollm2", "--out", "x", "--learning_rate", "1"])
     assert exit_info.value.code == 2
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("content, message", [
+    ("{", r"training_manifest\.json is not valid JSON .*rerun the training or remove the file"),
+    ("[1, 2]", r"training_manifest\.json is not a training manifest"),
+    ('{"backbone": "x"}', r"training_manifest\.json is not a training manifest"),
+])
+def test_a_bad_manifest_is_reported_without_a_traceback(tmp_path, capsys, content, message):
+    (tmp_path / "training_manifest.json").write_text(content)
+    assert main(["register", str(tmp_path), "--name", "Broken run"]) == 2
+    err = capsys.readouterr().err
+    assert re.search(message, err) and "Traceback" not in err

@@ -15,34 +15,79 @@ from tests.training.factories import recipe_data, write_jsonl
 GRID = re.compile(r"exp_([012])_([01])([01])([01])")
 BACKBONES = {"0": ("meta-llama/Llama-3.1-8B", "base"), "1": ("HiTZ/Latxa-Llama-3.1-8B", "basque_base"),
              "2": ("meta-llama/Llama-3.1-8B-Instruct", "instruct")}
+# The study's 8B runs (hitz-zentroa/latxa-instruct, model_training/train_configs/exp_*_fixed.yaml) and its 70B run.
+STUDY_8B = {"exp_0_010", "exp_0_011", "exp_0_101", "exp_0_110", "exp_0_111", "exp_1_001", "exp_1_010", "exp_1_011",
+            "exp_1_101", "exp_1_110", "exp_1_111", "exp_2_010", "exp_2_011", "exp_2_100", "exp_2_101", "exp_2_110",
+            "exp_2_111"}
 
 
-def test_each_study_recipe_states_only_its_grid_values():
-    files = sorted(RECIPES_DIR.glob("exp_*.yaml"))
-    assert len(files) == 21  # 3 backbones x 7 non-empty data combinations
+def test_each_grid_recipe_states_only_its_place_in_the_grid():
+    files = sorted(path for path in RECIPES_DIR.glob("exp_*.yaml") if GRID.fullmatch(path.stem))
     for path in files:
         backbone, *flags = GRID.fullmatch(path.stem).groups()
         content = yaml.safe_load(path.read_text())
-        assert content.keys() == {"inherit", "model", "data"} and content["inherit"] == "base"
-        assert content["data"].keys() == {"mix"}
+        assert content.keys() <= {"inherit", "study_config", "model", "data", "training"} and content["inherit"] == "base"
+        assert content["data"].keys() == {"concatenate"}
         recipe = load_recipe(path.stem, check_files=False)
         assert recipe.name == path.stem
         assert (recipe.model.model_name_or_path, recipe.backbone.backbone_kind) == BACKBONES[backbone]
         used = [name for name, flag in zip(("corpus", "eu_instructions", "en_instructions"), flags) if flag == "1"]
-        assert list(recipe.data.mix) == used
-        assert all(share == pytest.approx(1 / len(used), abs=1e-6) for share in recipe.data.mix.values())
-        # Base backbones ship no chat template, and the instruction data needs one.
-        assert (recipe.backbone.chat_template_path is not None) == (backbone != "2")
+        assert recipe.data.concatenate == used and not recipe.data.mix  # every source in full, as the study
+        # One Llama-3.1 template, with its system block, for every backbone (as the study).
+        assert recipe.backbone.chat_template_path == "training/templates/llama31.jinja"
         assert recipe.training.output_dir == str(REPO_ROOT / "var" / "training" / "runs" / path.stem)
 
 
-def test_the_base_file_holds_the_papers_hyperparameters():
-    t = load_recipe("exp_2_111", check_files=False).training
+def test_the_studys_runs_are_marked_and_the_additions_are_not():
+    marked = {path.stem: load_recipe(path.stem, check_files=False).study_config
+              for path in RECIPES_DIR.glob("exp_*.yaml")}
+    study = {name for name, config in marked.items() if config}
+    assert study == STUDY_8B | {"exp_2_101_70b"}
+    assert all(marked[name] == f"{name}_fixed.yaml" for name in STUDY_8B)
+    assert set(marked) - study == {"exp_0_001", "exp_0_100", "exp_1_100", "exp_2_001"}  # our additions
+    assert load_recipe("exp_2_101_70b", check_files=False).model.model_name_or_path == "meta-llama/Llama-3.1-70B-Instruct"
+
+
+def test_the_base_file_holds_the_studys_hyperparameters():
+    recipe = load_recipe("exp_2_111", check_files=False)
+    t = recipe.training
     assert (t.learning_rate, t.lr_scheduler_type.value, t.lr_scheduler_kwargs, t.warmup_steps, t.weight_decay,
             t.num_train_epochs, t.neftune_noise_alpha) == (1e-5, "cosine_with_min_lr", {"min_lr_rate": 0.33}, 0.1, 0.1,
                                                            4, 5.0)
+    assert (t.optim.value, t.adam_beta1, t.adam_beta2, t.adam_epsilon) == ("adamw_torch_fused", 0.9, 0.95, 1e-8)
+    assert recipe.model.dtype == "bfloat16" and recipe.data.max_length == 8192
+    # 4 evaluations on held-out instructions and 4 saves per epoch over 4 epochs; seeds 33 (42 for exp_2_010).
+    assert (t.eval_strategy.value, t.eval_steps, t.save_steps, t.save_total_limit) == ("steps", 1 / 16, 1 / 16, 4)
+    assert recipe.data.eval_sources == ["eu_eval", "en_eval"]
+    assert t.seed == 33 and load_recipe("exp_2_010", check_files=False).training.seed == 42
+    # The global batch, 256 sequences: here (one process) 2 per step x 128 accumulated.
+    assert recipe.batch.global_batch_size == 256
+    assert (t.per_device_train_batch_size, t.gradient_accumulation_steps) == (2, 128)
     with pytest.raises(RecipeError, match="model_name_or_path is empty"):
         load_recipe("base", check_files=False)  # shared values, not a recipe of its own
+
+
+@pytest.mark.parametrize("world, per_device, accumulation", [(1, 2, 128), (8, 2, 16), (128, 2, 1), (256, 1, 1)])
+def test_global_batch_is_derived_from_the_world_size(monkeypatch, world, per_device, accumulation):
+    from transformers import TrainingArguments
+
+    from training.config import effective_global_batch
+
+    monkeypatch.setattr(TrainingArguments, "world_size", property(lambda self: world))
+    recipe = load_recipe("exp_2_111", check_files=False)
+    t = recipe.training
+    assert (t.per_device_train_batch_size, t.gradient_accumulation_steps) == (per_device, accumulation)
+    assert effective_global_batch(t) == 256 == recipe.to_dict()["batch"]["effective_global_batch"]
+
+
+def test_global_batch_errors_are_clear(monkeypatch):
+    from transformers import TrainingArguments
+
+    with pytest.raises(RecipeError, match="global_batch_size or gradient_accumulation_steps, not both"):
+        load_recipe("exp_2_111", ["--gradient_accumulation_steps", "4"], check_files=False)
+    monkeypatch.setattr(TrainingArguments, "world_size", property(lambda self: 3))
+    with pytest.raises(RecipeError, match="global_batch_size 256 must be a positive multiple of the 3 processes"):
+        load_recipe("exp_2_111", check_files=False)
 
 
 def test_demo_recipe_is_a_lora_run():

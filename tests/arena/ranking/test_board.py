@@ -25,7 +25,9 @@ def test_leaderboard_from_10k_database_votes_recovers_the_truth():
     truth = rng.normal(0, 1.0, 20)
     rows, a, b, overall = synthetic_rows(models, truth, 10_000, rng)
     add_votes(rows)
-    board = ranking.build_leaderboard(VoteFilters(), rounds=200)
+    # prior_sd=0: the plain maximum-likelihood fit, which is what the independent fit computes (the
+    # default Gaussian prior moves these scores by < 2 points, a tenth of their interval).
+    board = ranking.build_leaderboard(VoteFilters(), rounds=200, prior_sd=0)
     overall_board = board.boards["overall"]
     assert overall_board.total_votes == 10_000 and board.total_votes == 10_000
     by_id = {score.model_id: score.rating for score in overall_board.scores}
@@ -85,3 +87,31 @@ def test_disconnected_comparison_graph_is_flagged():
     assert overall.components == 2 and "disconnected" in overall.warnings
     assert all("disconnected" in s.flags for s in overall.scores)
     assert all(math.isfinite(s.rating) for s in overall.scores)
+
+
+@pytest.mark.django_db
+def test_one_vote_is_never_shown_as_certainty():
+    """Defect (issue #12): one vote read 1401 vs 599 with a zero-width bootstrap interval."""
+    m1, m2 = make_models(2)
+    add_votes([(m1, m2, "A", "A", "A")])
+    overall = ranking.build_leaderboard(VoteFilters(), rounds=200).boards["overall"]
+    winner, loser = overall.scores
+    assert winner.rating - loser.rating < 250  # one win is weak evidence, not an 800-point gap
+    for key, (lo, hi) in winner.intervals.items():
+        assert lo <= winner.rating <= hi, key
+        assert hi - lo > 300, key  # wide, never zero: a single vote says little
+    # Both intervals overlap widely: the models are not told apart.
+    assert loser.intervals[("bootstrap", 0.9)][1] > winner.rating
+
+
+@pytest.mark.django_db
+def test_every_interval_contains_its_point_at_small_samples():
+    rng = np.random.default_rng(4)
+    models = make_models(6)
+    rows, *_ = synthetic_rows(models, rng.normal(0, 1.0, 6), 25, rng)
+    add_votes(rows)
+    board = ranking.build_leaderboard(VoteFilters(), rounds=200)
+    for name in DIMENSIONS:
+        for score in board.boards[name].scores:
+            for key, (lo, hi) in score.intervals.items():
+                assert lo <= score.rating <= hi and hi - lo > 100, (name, key)

@@ -160,3 +160,61 @@ def test_my_data_page_says_what_stays_after_deletion(participant):
     page = client.get(reverse("arena:my_data")).content.decode()
     for promise in ("new random participant id", "new battle ids", "the text of your prompts"):
         assert promise in page, promise
+
+
+@pytest.mark.django_db
+def test_signup_preselects_no_level_or_education():
+    """A volunteer who skips these questions is asked again, never counted as a beginner."""
+    ConsentText.objects.create(version="2027-01", text_eu="Bai.", text_es="Sí.", text_en="Yes.")
+    form = Client().get(reverse("arena:signup")).context["form"]
+    for name in ("basque_level", "education"):
+        assert form[name].value() in (None, "")
+        assert 'value="" selected' in str(form[name]), name
+        assert form.fields[name].required
+    response = Client().post(reverse("arena:signup"), {**SIGNUP, "basque_level": "", "education": ""})
+    assert set(response.context["form"].errors) == {"basque_level", "education"}
+    html = response.content.decode()
+    assert 'aria-invalid="true"' in html and 'id="id_basque_level_error"' in html  # the error beside its field
+    assert 'aria-describedby="id_basque_level_error' in html
+
+
+@pytest.mark.django_db
+def test_delete_account_confirmation_is_checked_by_the_server_in_the_page_language(participant):
+    """No browser bubble (in the browser's language): the form is novalidate, the site says it."""
+    client = logged_in(participant)
+    client.cookies["arena_language"] = "eu"
+    html = client.get(reverse("arena:my_data")).content.decode()
+    form = html[html.index('action="/account/delete/"') - 60:]
+    assert "novalidate" in form[:200]
+    response = client.post(reverse("arena:delete_account"), {}, follow=True)
+    assert Participant.objects.filter(pk=participant.pk).exists()
+    assert "Markatu laukia" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_password_reset_sends_a_link_that_sets_a_new_password(participant, mailoutbox, settings):
+    client = Client()
+    client.cookies["arena_language"] = "en"
+    assert "Forgot your password?" in client.get(reverse("login")).content.decode()
+    response = client.post(reverse("password_reset"), {"email": participant.user.email})
+    assert response.status_code == 302 and response["Location"] == reverse("password_reset_done")
+    assert len(mailoutbox) == 1 and participant.user.username in mailoutbox[0].body
+    link = next(line for line in mailoutbox[0].body.splitlines() if "/account/password/reset/" in line)
+    form_page = client.get(link.split("testserver", 1)[1], follow=True)
+    assert form_page.status_code == 200 and "new_password1" in form_page.content.decode()
+    done = client.post(form_page.redirect_chain[-1][0], {"new_password1": "Berria-2026-pasahitza",
+                                                          "new_password2": "Berria-2026-pasahitza"})
+    assert done.status_code == 302 and done["Location"] == reverse("password_reset_complete")
+    participant.user.refresh_from_db()
+    assert participant.user.check_password("Berria-2026-pasahitza")
+
+
+def test_the_email_backend_is_a_setting_with_the_console_by_default(monkeypatch):
+    import runpy
+
+    from config.settings import base
+
+    monkeypatch.delenv("DJANGO_EMAIL_BACKEND", raising=False)
+    assert runpy.run_path(base.__file__)["EMAIL_BACKEND"] == "django.core.mail.backends.console.EmailBackend"
+    monkeypatch.setenv("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+    assert runpy.run_path(base.__file__)["EMAIL_BACKEND"] == "django.core.mail.backends.smtp.EmailBackend"

@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from arena.ranking import cache as ranking_cache
 from tests.arena.conftest import arena_config
-from tests.arena.factories import add_votes, make_models, make_voter, synthetic_rows
+from tests.arena.factories import add_styled_votes, add_votes, make_models, make_voter, synthetic_rows
 
 URL = reverse("arena:leaderboard")
 
@@ -127,3 +127,86 @@ def test_manual_exclusions_show_their_translated_label(client, db, language, lab
     html = page.content.decode()
     assert f"{label} (3)" in html
     assert "manual" not in html.lower()  # never the stored code
+
+
+def test_one_vote_plot_renders_and_shows_wide_preliminary_intervals(client, db):
+    """Defect (issue #12): with one vote the plot crashed and the table claimed 1401 – 1401."""
+    m1, m2 = make_models(2)
+    add_votes([(m1, m2, "A", "A", "A")])
+    assert get(client, plot="scores", format="svg").status_code == 200
+    page = get(client)
+    section = page.context["sections"][0]
+    assert section["rows"] == [] and len(section["preliminary_rows"]) == 2  # both preliminary, unranked
+    for row in section["preliminary_rows"]:
+        assert row["upper"] - row["lower"] > 300
+    assert "Preliminary: fewer than 100 votes" in page.content.decode()
+
+
+def test_preliminary_models_are_shown_apart_and_never_above_listed_ones(client, db, settings):
+    settings.ARENA = {**settings.ARENA, "LEADERBOARD_MIN_VOTES": 50}
+    strong, *others = make_models(4, prefix="Eredua")
+    rng = np.random.default_rng(3)
+    rows, *_ = synthetic_rows(others, np.zeros(3), 200, rng)
+    add_votes(rows + [(strong, others[0], "A", "A", "A")] * 5)  # 5 wins only: the best rate, but preliminary
+    section = get(client).context["sections"][0]
+    assert [row["name"] for row in section["preliminary_rows"]] == ["Eredua-00"]
+    assert "Eredua-00" not in [row["name"] for row in section["rows"]] and len(section["rows"]) == 3
+    assert all(row["rank"] is not None for row in section["rows"])
+
+
+def test_page_leads_in_plain_words_and_says_how_many_votes_would_separate_neighbours(client, five_models):
+    html = get(client).content.decode()
+    lead = html.index("leaderboard-lead")
+    assert lead < html.index("<h2>Overall</h2>") < html.index("How the scores are computed")
+    assert "100 points more means winning about 64 times out of 100" in html
+    section = get(client).context["sections"][0]
+    assert len(section["neighbours"]) == 4
+    assert all(pair["votes"] is None or pair["votes"] >= 0 for pair in section["neighbours"])
+    assert "would tell them apart" in html or "the votes already show it" in html
+
+
+def test_the_page_says_when_it_lags_the_latest_votes(client, five_models):
+    get(client)  # computes and caches the board
+    m1, m2 = five_models[:2]
+    add_votes([(m1, m2, "A", "A", "A")] * 3)
+    page = get(client)
+    assert page.context["lagging_votes"] == 3
+    assert "3 newer votes are not counted yet" in page.content.decode()
+    ranking_cache.refresh_leaderboard()
+    assert get(client).context["lagging_votes"] == 0
+
+
+def test_raw_and_style_controlled_scores_side_by_side_with_effects_in_plain_words(client, db):
+    models = make_models(4, prefix="Eredua")
+    add_styled_votes(models, np.random.default_rng(8), 800, tokens=[600, 200, 200, 200], length_effect=3.0,
+                     left_bias=0.3)
+    page = get(client)
+    section = page.context["sections"][0]
+    row = next(row for row in section["rows"] if row["name"] == "Eredua-00")
+    assert row["style"]["rating"] < row["rating"] and row["style"]["change"] < 0  # its length no longer helps
+    sentences = [effect["sentence"] for effect in section["style"]["effects"]]
+    assert any(s.startswith("An answer twice as long as an equally good one wins") for s in sentences)
+    assert not any("headings" in s for s in sentences)  # no answer had a heading: nothing to report
+    assert section["style"]["effects"][0]["clear"]
+    html = page.content.decode()
+    assert "Style-controlled score" in html and "What style does to the votes" in html
+    assert "the one shown on the left wins" in html
+
+
+def test_paper_tables_download_as_csv_and_latex_also_by_group(client, five_models):
+    table = get(client, table="csv")
+    assert table.status_code == 200 and table["Content-Type"].startswith("text/csv")
+    assert table["Content-Disposition"] == 'attachment; filename="leaderboard.csv"'
+    lines = table.content.decode().splitlines()
+    assert lines[0].startswith("group,dimension,rank,model,score") and len(lines) == 1 + 3 * 5
+    grouped = get(client, table="tex", by="basque_level").content.decode()
+    assert "\\begin{tabular}" in grouped and "(native)" in grouped
+    assert get(client, table="pdf").status_code == 400
+    assert "table=tex" in get(client).content.decode()
+
+
+def test_boards_filter_by_prompt_topic_and_language(client, five_models):
+    assert get(client, category="programazioa", prompt_language="eu").status_code == 200
+    assert "No votes match these filters yet." in get(client, category="programazioa").content.decode()
+    assert get(client, category="unknown-topic").status_code == 400
+    assert get(client, prompt_language="xx").status_code == 400

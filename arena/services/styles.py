@@ -1,0 +1,36 @@
+"""Writes of the answers' style features (arena/style.py), for the style-controlled leaderboard.
+
+They are computed for voted battles, in the Celery batch that checks new votes (arena/tasks.py), not
+when the relay saves an answer: lingua takes milliseconds per sentence (126 ms for a 32,000-character
+answer) and seconds to load in each process, work the battle socket's thread pool and its worker's CPU
+should not carry while hundreds of streams are relayed. Only voted battles enter the fit, and an
+answer is final once its battle is voted."""
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from arena.models import AnswerStyle, Message
+from arena.style import style_features
+
+logger = logging.getLogger(__name__)
+
+
+def store_answer_styles(*, battle_ids: Iterable) -> int:
+    """Store the features of these battles' answers that have none yet; returns how many were stored.
+    A detector failure skips that answer (logged) and never touches the answer itself."""
+    missing = (Message.objects.filter(battle_id__in=list(battle_ids), role=Message.Role.ASSISTANT, style__isnull=True)
+               .values_list("pk", "battle_id", "side", "content", "token_count"))
+    rows = []
+    for message_id, battle_id, side, content, token_count in missing:
+        try:
+            style = style_features(content, token_count)
+        except Exception:  # noqa: BLE001 - one bad answer must not stop the batch
+            logger.exception("style features of message %s failed", message_id)
+            continue
+        rows.append(AnswerStyle(
+            message_id=message_id, battle_id=battle_id, side=side, tokens=style.tokens, headers=style.headers,
+            list_items=style.list_items, bold=style.bold, basque_chars=style.basque_chars,
+            language_chars=style.language_chars))
+    AnswerStyle.objects.bulk_create(rows, ignore_conflicts=True)  # a concurrent batch may have stored some
+    return len(rows)

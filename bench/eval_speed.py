@@ -1,0 +1,149 @@
+"""Benchmark speed on one endpoint: plain lm-eval ``local-completions`` against the project's endpoint
+model (evaluation/endpoint_lm.py: token ids, single-token choices in one request per context), same
+server, same tasks, same window; optionally in-process ``hf`` too. Reports items/s of each, the
+speed-up, the scores side by side and the largest per-item log-likelihood difference (the goal:
+>= 3x items/s on the full offline suite, per-item log-likelihoods within 1e-3).
+
+    python bench/eval_speed.py --model CHECKPOINT --base-url http://127.0.0.1:8000/v1 --served-name NAME \\
+        [--tasks basque_local] [--num-fewshot 5] [--limit N] [--num-concurrent 1] [--with-hf] [--json OUT]
+    python bench/eval_speed.py --model CHECKPOINT --start-server ...   # starts (and stops) a vLLM server
+
+Plain local-completions counts the context without BOS, so on a BOS-adding tokenizer (Llama 3) its
+numbers are off by one token (issue 15); the comparison is meant for tokenizers without BOS (SmolLM2).
+Runs in order plain, ours (, hf): the server's prefix cache, warm after the first, can only help
+plain if ours runs first. Nothing is stored in a database.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+
+
+def per_item(samples: dict) -> dict[tuple[str, int, int], float]:
+    return {(task, s["doc_id"], i): resp[0] for task, rows in samples.items() for s in rows
+            for i, resp in enumerate(s["filtered_resps"]) if isinstance(resp, (list, tuple))}
+
+
+def headline(results: dict) -> dict[str, float]:
+    return {f"{task} {key.split(',')[0]}": value for task, metrics in results.get("results", {}).items()
+            for key, value in metrics.items()
+            if "," in key and "_stderr" not in key and isinstance(value, (int, float))}
+
+
+def run_plain(target, options, window, manager, steps) -> dict:
+    """lm-eval's own ``local-completions`` (strings, echo), as it runs without this project's model."""
+    import lm_eval
+    from lm_eval.api.registry import get_model
+
+    model = get_model("local-completions")(
+        model=target.served_name, base_url=f"{target.base_url}/completions", tokenizer=target.tokenizer,
+        tokenizer_backend="huggingface", tokenized_requests=False, max_length=window + 1,
+        num_concurrent=options.num_concurrent, batch_size=options.batch_size, max_retries=2)
+    samples, results, seconds = {}, {"results": {}}, 0.0
+    for name in steps:
+        started = time.monotonic()
+        out = lm_eval.simple_evaluate(model=model, tasks=[name], num_fewshot=options.num_fewshot, limit=options.limit,
+                                      task_manager=manager, log_samples=True, bootstrap_iters=0)
+        seconds += time.monotonic() - started
+        samples.update(out.pop("samples"))
+        results["results"].update(out["results"])
+    return {"samples": samples, "results": results, "seconds": seconds}
+
+
+def run_ours(target, options) -> dict:
+    from evaluation.runner import run_evaluation
+
+    outcome = run_evaluation(target, options)
+    return {"samples": outcome.samples, "results": outcome.results, "seconds": outcome.seconds,
+            "requests": outcome.results["evaluation"]["requests"]}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", required=True, help="checkpoint folder (tokenizer, and weights for --with-hf)")
+    parser.add_argument("--base-url", default="", help="the server's …/v1 (or --start-server)")
+    parser.add_argument("--served-name", default="")
+    parser.add_argument("--start-server", action="store_true", help="start a vLLM server on --model for the bench")
+    parser.add_argument("--max-model-len", type=int, default=4096, help="with --start-server")
+    parser.add_argument("--tasks", default="basque_local", help="comma-separated; default: the full offline suite")
+    parser.add_argument("--num-fewshot", type=int, default=5)
+    parser.add_argument("--limit", type=int, default=None, help="items per task (check runs: 2)")
+    parser.add_argument("--num-concurrent", type=int, default=1)
+    parser.add_argument("--batch-size", type=int, default=1)
+    parser.add_argument("--with-hf", action="store_true", help="also time in-process hf on the same items")
+    parser.add_argument("--json", type=Path, default=None, help="write the figures here")
+    args = parser.parse_args(argv)
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.dev")
+    import django
+
+    django.setup()  # the server launcher reads its defaults from the settings
+    from evaluation.backends import resolve_window
+    from evaluation.runner import RunOptions, plan, task_manager_for
+    from evaluation.targets import check_endpoint, resolve_target
+
+    server = None
+    if args.start_server:
+        from models_serving.vllm_process import VLLMServer, VLLMServerSpec
+
+        spec = VLLMServerSpec(model=str(Path(args.model).resolve()), served_name=args.served_name or "bench",
+                              dtype="float32", max_model_len=args.max_model_len)
+        server = VLLMServer(spec, Path("/tmp") / "eval_speed_vllm.log").start()
+        server.wait_healthy(timeout=900)
+        args.base_url, args.served_name = server.base_url, spec.served_name
+    try:
+        tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
+        target = resolve_target(args.model, "endpoint", base_url=args.base_url, served_name=args.served_name)
+        options = RunOptions(tasks=tasks, num_fewshot=args.num_fewshot, limit=args.limit, log_samples=True,
+                             num_concurrent=args.num_concurrent, batch_size=args.batch_size)
+        window = resolve_window(target, options, check_endpoint(target))
+        manager = task_manager_for(tasks)
+        steps = plan(tasks, manager)
+        print(f"tasks: {', '.join(steps)}; window {window} tokens", flush=True)
+        runs = {"plain local-completions": run_plain(target, options, window, manager, steps)}
+        print(f"plain: {runs['plain local-completions']['seconds']:.1f} s", flush=True)
+        runs["endpoint_lm (fast path)"] = run_ours(target, options)
+        if args.with_hf:
+            from evaluation.runner import run_evaluation
+
+            hf = run_evaluation(resolve_target(args.model, "hf"), RunOptions(**{**vars(options), "max_length": window}))
+            runs["hf in-process"] = {"samples": hf.samples, "results": hf.results, "seconds": hf.seconds}
+    finally:
+        if server is not None:
+            server.stop()
+
+    reference = per_item(runs["plain local-completions"]["samples"])
+    in_process = per_item(runs["hf in-process"]["samples"]) if "hf in-process" in runs else {}
+    items = sum(len(rows) for rows in runs["plain local-completions"]["samples"].values())
+    report = {"tasks": steps, "num_fewshot": args.num_fewshot, "limit": args.limit, "window": window,
+              "items": items, "runs": {}}
+    for name, run in runs.items():
+        values = per_item(run["samples"])
+        common = reference.keys() & values.keys()
+        report["runs"][name] = {
+            "seconds": round(run["seconds"], 2), "items_per_second": round(items / run["seconds"], 4),
+            "speedup_vs_plain": round(runs["plain local-completions"]["seconds"] / run["seconds"], 2),
+            "max_abs_loglik_diff_vs_plain": max((abs(values[k] - reference[k]) for k in common), default=None),
+            "compared_logliks": len(common), "scores": headline(run["results"]),
+            # On a BOS-adding tokenizer plain differs from both others by about one token's log-probability.
+            "max_abs_loglik_diff_vs_hf": max(
+                (abs(values[k] - in_process[k]) for k in values.keys() & in_process.keys()), default=None),
+            **({"requests": run["requests"]} if "requests" in run else {}),
+        }
+    print(json.dumps(report, indent=1))
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=1), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

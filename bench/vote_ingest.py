@@ -1,0 +1,216 @@
+"""Vote ingest benchmark: votes stored per second on PostgreSQL, sustained (issue #17: >= 500/s).
+
+Battles are prepared READY in the database (a prompt and both answers each, as a finished turn leaves
+them), so the window measures the vote path only: ``POST /battle/<id>/vote/`` from ``--clients``
+logged-in volunteers in a closed loop (CSRF as the page sends it), against the production-like stack
+of ``load_bench.Stack``: uvicorn with ``--web-workers`` processes, PostgreSQL, its own Redis, and a
+Celery worker + beat running the quality checks and the leaderboard refreshes the votes trigger.
+
+Reports votes acknowledged per second (HTTP 200 with a reveal) in the window and per 5-s slice (is it
+sustained?), vote rows in the database, latency, errors, whether every acknowledged vote is stored
+(VOTES LOST must be 0), and whether Celery kept up: votes still unchecked at the end of the window and
+after ``--settle`` s, leaderboard refreshes run. CPU of the web workers, Celery, Redis, PostgreSQL and
+the driver, apart, and the load average.
+
+  python bench/vote_ingest.py --duration 60 --clients 64 --web-workers 2
+Run on a quiet machine; figures go into docs/load.md.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import contextlib
+import secrets
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import httpx
+import orjson
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from load_bench import (  # noqa: E402
+    ROOT, CpuSampler, LoopProbe, Stack, drop_database, percentiles, register_models, reset_database, scan_log,
+    setup_django, wait_http,
+)
+
+CHOICES = ("A", "B", "tie")
+OVERALL = ("A", "B", "tie", "both_bad")
+
+
+def prepare(clients: int, battles_each: int) -> list[tuple[str, list[str]]]:
+    """``clients`` volunteers with a session each and ``battles_each`` READY battles: (cookie, battle ids)."""
+    from django.db import transaction
+    from django.test import Client
+
+    from arena.models import Battle, Message
+    from models_serving.models import ServedModel
+    from tests.arena.conftest import make_participant
+
+    model_a, model_b = ServedModel.objects.order_by("pk")[:2]
+    out = []
+    for index in range(clients):
+        participant = make_participant(f"voter{index:04d}")
+        client = Client()
+        client.force_login(participant.user)
+        with transaction.atomic():
+            battles = Battle.objects.bulk_create([Battle(
+                participant=participant, model_a=model_a, model_b=model_b, status=Battle.Status.READY,
+                snapshot_a=model_a.sampling_snapshot(), snapshot_b=model_b.sampling_snapshot())
+                for _ in range(battles_each)])
+            Message.objects.bulk_create([Message(battle=battle, turn=0, role=role, side=side, content=text)
+                                         for battle in battles for role, side, text in (
+                                             ("user", "", "Zein da Euskal Herriko mendirik altuena?"),
+                                             ("assistant", "A", "Aneto da, Pirinioetan."),
+                                             ("assistant", "B", "Euskal Autonomia Erkidegoan, Gorbeia."))])
+        out.append((client.cookies["sessionid"].value, [str(battle.pk) for battle in battles]))
+    return out
+
+
+async def voter(base: str, session: str, battles: list[str], stats: dict, stop_at: float, rng_seed: int) -> None:
+    token = secrets.token_hex(16)  # an unmasked 32-character CSRF secret: cookie and header agree
+    rng = collections.deque(range(rng_seed, rng_seed + 10_000))
+    async with httpx.AsyncClient(base_url=base, cookies={"sessionid": session, "csrftoken": token},
+                                 headers={"X-CSRFToken": token}, timeout=30) as http:
+        for battle in battles:
+            if time.monotonic() >= stop_at:
+                return
+            n = rng[0]
+            rng.rotate(-1)
+            data = {"content": CHOICES[n % 3], "language": CHOICES[(n // 3) % 3], "overall": OVERALL[n % 4]}
+            sent = time.monotonic()
+            try:
+                response = await http.post(f"/battle/{battle}/vote/", data=data)
+            except httpx.HTTPError as exc:
+                stats["errors"][f"exc:{type(exc).__name__}"] += 1
+                continue
+            if response.status_code == 200 and "reveal" in response.json():
+                if stats["measuring"]:
+                    stats["acked"].append((time.monotonic(), battle))
+                    stats["latency_ms"].append((time.monotonic() - sent) * 1000)
+            else:
+                stats["errors"][f"http_{response.status_code}:{response.text[:60]}"] += 1
+        stats["errors"]["ran_out_of_battles"] += 1
+
+
+async def drive(stack: Stack, args, prepared, sampler: CpuSampler) -> dict:
+    stats = {"acked": [], "latency_ms": [], "errors": collections.Counter(), "measuring": False}
+    probe = LoopProbe()
+    probe_task = asyncio.create_task(probe.run())
+    stop_at = time.monotonic() + args.warmup + args.duration
+    tasks = [asyncio.create_task(voter(stack.base, session, battles, stats, stop_at, index * 7919))
+             for index, (session, battles) in enumerate(prepared)]
+    await asyncio.sleep(args.warmup)
+    await asyncio.to_thread(sampler.mark_start)
+    stats["measuring"] = probe.active = True
+    t0 = time.monotonic()
+
+    async def sample_forever():
+        while True:
+            await asyncio.sleep(1.0)
+            await asyncio.to_thread(sampler.sample)
+
+    sampling = asyncio.create_task(sample_forever())
+    await asyncio.sleep(args.duration)
+    stats["measuring"] = probe.active = False
+    window = time.monotonic() - t0
+    sampling.cancel()
+    await asyncio.to_thread(sampler.mark_end)
+    await asyncio.gather(*tasks, return_exceptions=True)
+    probe_task.cancel()
+    return {"stats": stats, "t0": t0, "window": window, "driver_loop_lag_ms": percentiles(probe.samples, (50, 99))}
+
+
+def unchecked(acked: list[str]) -> int:
+    from arena.models import Vote
+
+    return Vote.objects.filter(battle_id__in=acked, checked_at__isnull=True).count()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", type=float, default=60.0)
+    parser.add_argument("--warmup", type=float, default=5.0)
+    parser.add_argument("--clients", type=int, default=64, help="concurrent volunteers voting")
+    parser.add_argument("--battles-each", type=int, default=700, help="READY battles prepared per volunteer")
+    parser.add_argument("--web-workers", type=int, default=2)
+    parser.add_argument("--celery-concurrency", type=int, default=2)
+    parser.add_argument("--http", choices=["asgi", "wsgi"], default="asgi",
+                        help="serve the votes with uvicorn (the stack's default) or gunicorn WSGI workers")
+    parser.add_argument("--settle", type=float, default=30.0, help="seconds Celery may catch up after the window")
+    args = parser.parse_args()
+    run_args = argparse.Namespace(**vars(args), models=2, tokens_per_s=50.0, answer_tokens=16, upstream_ttft_ms=10.0,
+                                  health_interval=30.0, celery_pool="threads", ws="websockets-sansio")
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    run_dir = ROOT / "var" / "bench" / f"votes-{stamp}"
+    (run_dir / "data").mkdir(parents=True, exist_ok=True)
+    stack = Stack(run_args, run_dir)
+    stack.env["ARENA_LEADERBOARD_BOOTSTRAP_ROUNDS"] = "100"  # refreshes as a campaign would run them, cheaper
+    try:
+        reset_database()
+        subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=stack.env,
+                       check=True, capture_output=True, timeout=600)
+        setup_django(stack)
+        from django.db import connections
+
+        from arena.frames import websocket_max_size
+        from arena.models import Vote
+
+        stack.start_redis()
+        stack.start_upstream()
+        register_models(stack)
+        started = time.monotonic()
+        prepared = prepare(args.clients, args.battles_each)
+        prepare_s = time.monotonic() - started
+        connections.close_all()
+        if args.http == "wsgi":
+            stack.spawn("web", [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind",
+                                f"127.0.0.1:{stack.web_port}", "--workers", str(args.web_workers),
+                                "--worker-class", "gthread", "--threads", "4", "--log-level", "warning"])
+            wait_http(f"{stack.base}/login/", 90, "gunicorn")
+        else:
+            stack.start_web(websocket_max_size())
+        stack.start_celery()
+        sampler = CpuSampler(stack)
+        sampler.sample()
+        outcome = asyncio.run(drive(stack, run_args, prepared, sampler))
+        stats, window = outcome["stats"], outcome["window"]
+        acked = [battle for _t, battle in stats["acked"]]
+        stored = Vote.objects.filter(battle_id__in=acked).count()
+        unchecked_end = unchecked(acked)
+        deadline = time.monotonic() + args.settle
+        while time.monotonic() < deadline and unchecked(acked):
+            time.sleep(1)
+        unchecked_settled = unchecked(acked)
+        connections.close_all()
+    finally:
+        orphans = stack.stop()
+        with contextlib.suppress(Exception):
+            from django.db import connections
+
+            connections.close_all()
+            drop_database()
+    slices = collections.Counter(int((t - outcome["t0"]) // 5) for t, _b in stats["acked"])
+    per_slice = [slices.get(i, 0) / 5 for i in range(int(window // 5))]
+    usage = sampler.report(window)
+    celery_log = scan_log(run_dir / "celery.log")
+    report = {
+        "config": vars(args), "prepare_s": round(prepare_s, 1), "window_s": round(window, 1),
+        "votes_per_s": round(len(acked) / window, 1), "min_5s_slice_per_s": min(per_slice) if per_slice else 0,
+        "acknowledged": len(acked), "stored": stored, "VOTES_LOST": len(acked) - stored,
+        "latency_ms": percentiles(stats["latency_ms"]), "errors": dict(stats["errors"]),
+        "quality_checks": {"unchecked_at_window_end": unchecked_end, f"unchecked_after_{args.settle:g}s": unchecked_settled},
+        "celery_tasks": {k: v for k, v in celery_log.items() if isinstance(v, dict)},
+        **usage, "driver_loop_lag_ms": outcome["driver_loop_lag_ms"], "orphans": orphans,
+        "logs": str(run_dir.relative_to(ROOT)),
+    }
+    (run_dir / "report.json").write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))
+    sys.stdout.write(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode() + "\n")
+    return 1 if report["VOTES_LOST"] or orphans else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,63 @@
+"""services/styles.py: a voted battle's answers get their style features, off the relay's path."""
+from __future__ import annotations
+
+import pytest
+
+from arena import services, tasks
+from arena.models import AnswerStyle, Battle, Message
+from arena.services.styles import store_answer_styles
+from tests.arena.factories import add_votes, make_models, make_voter
+
+MARKDOWN = "# Erantzuna\n\n- **Lehena**: gaur eguraldi ona dago Donostian.\n- Bigarrena: bihar euria egingo du."
+
+
+def answering_battle() -> Battle:
+    model_a, model_b = make_models(2)
+    return Battle.objects.create(participant=make_voter(), model_a=model_a, model_b=model_b,
+                                 status=Battle.Status.ANSWERING)
+
+
+@pytest.mark.django_db
+def test_the_relay_stores_the_answer_and_the_features_come_later():
+    battle = answering_battle()
+    services.record_answer(battle_id=battle.pk, turn=0, side="A", content=MARKDOWN, finish_reason="stop", token_count=31)
+    services.record_answer(battle_id=battle.pk, turn=0, side="B", content="Hola, ¿qué tal estás hoy, amigo mío?",
+                           finish_reason="stop")
+    assert not AnswerStyle.objects.exists()  # no language detection while the answers are relayed
+    assert store_answer_styles(battle_ids=[battle.pk]) == 2
+    style_a = Message.objects.get(battle=battle, side="A").style
+    assert (style_a.tokens, style_a.headers, style_a.list_items, style_a.bold) == (31, 1, 2, 1)
+    assert style_a.battle_id == battle.pk and style_a.basque_chars == style_a.language_chars > 0
+    style_b = AnswerStyle.objects.get(battle=battle, side="B")
+    assert style_b.basque_chars == 0 and style_b.language_chars > 0
+    assert store_answer_styles(battle_ids=[battle.pk]) == 0  # stored once
+
+
+@pytest.mark.django_db
+def test_a_failing_detector_skips_that_answer_and_keeps_the_rest(monkeypatch):
+    battle = answering_battle()
+    services.record_answer(battle_id=battle.pk, turn=0, side="A", content="Kaixo!", finish_reason="stop")
+    services.record_answer(battle_id=battle.pk, turn=0, side="B", content="crash", finish_reason="stop")
+    real = __import__("arena.style", fromlist=["style_features"]).style_features
+
+    def flaky(text, token_count=0):
+        if text == "crash":
+            raise RuntimeError("detector crashed")
+        return real(text, token_count)
+
+    monkeypatch.setattr("arena.services.styles.style_features", flaky)
+    assert store_answer_styles(battle_ids=[battle.pk]) == 1
+    assert Message.objects.get(battle=battle, side="B").content == "crash"
+    assert list(AnswerStyle.objects.values_list("side", flat=True)) == ["A"]
+
+
+@pytest.mark.django_db
+def test_the_batch_after_new_votes_stores_styles_and_labels(fresh_ranking_cache):
+    m1, m2 = make_models(2)
+    vote = add_votes([(m1, m2, "A", "A", "A")])[0]
+    Message.objects.create(battle=vote.battle, turn=0, role="user", content="Zein da Euskal Herriko mendirik altuena?")
+    for side in "AB":
+        Message.objects.create(battle=vote.battle, turn=0, role="assistant", side=side, content=MARKDOWN)
+    assert tasks.check_new_votes() == 1
+    assert AnswerStyle.objects.filter(battle=vote.battle).count() == 2
+    assert vote.battle.prompt_label.language == "eu"
