@@ -59,20 +59,26 @@ def model_weights(pool: list, config, state: dict | None) -> np.ndarray:
     return weights
 
 
+def _pair_weights_and_covariance(theta: np.ndarray, games: np.ndarray, i: np.ndarray, j: np.ndarray):
+    """Per pair (i, j): w = p(1-p) of one battle; and C, the inverse of the fit's information matrix
+    (games so far plus PRIOR_GAMES per pair)."""
+    n = len(theta)
+    prob = 1.0 / (1.0 + np.exp(-(theta[i] - theta[j])))
+    w = prob * (1.0 - prob)
+    info = np.zeros((n, n))
+    info[i, j] = info[j, i] = -(games[i, j] + PRIOR_GAMES) * w
+    info[np.arange(n), np.arange(n)] = -info.sum(axis=1)
+    return w, np.linalg.pinv(info)
+
+
 def information_gain(theta: np.ndarray, games: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For every pair (i < j): drop in Σ Var(θ) from one more battle between i and j.
 
     With C the inverse information and x = e_i - e_j, a battle adds w·xxᵀ (w = p(1-p)) and, by
     Sherman–Morrison, lowers trace(C) by w·‖Cx‖² / (1 + w·xᵀCx).
     """
-    n = len(theta)
-    i, j = np.triu_indices(n, k=1)
-    prob = 1.0 / (1.0 + np.exp(-(theta[i] - theta[j])))
-    w = prob * (1.0 - prob)
-    info = np.zeros((n, n))
-    info[i, j] = info[j, i] = -(games[i, j] + PRIOR_GAMES) * w
-    info[np.arange(n), np.arange(n)] = -info.sum(axis=1)
-    cov = np.linalg.pinv(info)
+    i, j = np.triu_indices(len(theta), k=1)
+    w, cov = _pair_weights_and_covariance(theta, games, i, j)
     cx = cov[:, i] - cov[:, j]
     x_cov_x = cx[i, np.arange(len(i))] - cx[j, np.arange(len(i))]
     gain = w * (cx**2).sum(axis=0) / (1.0 + w * x_cov_x)
@@ -98,14 +104,8 @@ def adaptive_pair_weights(theta: np.ndarray, games: np.ndarray, model_w: np.ndar
 
 
 def _neighbour_weights(theta, games, unresolved, i, j) -> np.ndarray:
-    n = len(theta)
     pair_of = {(int(a), int(b)): p for p, (a, b) in enumerate(zip(i, j))}
-    prob = 1.0 / (1.0 + np.exp(-(theta[i] - theta[j])))
-    w = prob * (1.0 - prob)
-    info = np.zeros((n, n))
-    info[i, j] = info[j, i] = -(games[i, j] + PRIOR_GAMES) * w
-    info[np.arange(n), np.arange(n)] = -info.sum(axis=1)
-    cov = np.linalg.pinv(info)
+    w, cov = _pair_weights_and_covariance(theta, games, i, j)
     out = np.zeros(len(i))
     for a, b in unresolved:
         p = pair_of.get((min(a, b), max(a, b)))

@@ -295,6 +295,20 @@ def setup_django(stack: Stack) -> None:
     django.setup()
 
 
+def prepare_stack(stack: Stack) -> None:
+    """A fresh migrated database, the driver's Django on it, Redis, the upstream and its two models
+    registered: what every bench needs before its own setup (relay_scale.py, vote_ingest.py)."""
+    reset_database()
+    migrate = subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT,
+                             env=stack.env, capture_output=True, text=True, timeout=600)
+    if migrate.returncode != 0:
+        raise SystemExit(f"migrate failed:\n{migrate.stdout}\n{migrate.stderr}")
+    setup_django(stack)
+    stack.start_redis()
+    stack.start_upstream()
+    register_models(stack)
+
+
 def create_volunteers(count: int) -> list[str]:
     from django.contrib.auth import get_user_model
     from django.contrib.auth.hashers import make_password

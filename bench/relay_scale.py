@@ -27,7 +27,6 @@ import asyncio
 import contextlib
 import random
 import signal
-import subprocess
 import sys
 import time
 from datetime import datetime, timezone
@@ -39,8 +38,7 @@ from websockets.asyncio.client import connect as ws_connect
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fake_upstream import WORDS  # noqa: E402
 from load_bench import (  # noqa: E402
-    PROMPTS, ROOT, CpuSampler, LoopProbe, Stack, drop_database, percentiles, register_models, reset_database,
-    setup_django,
+    PROMPTS, ROOT, CpuSampler, LoopProbe, Stack, drop_database, percentiles, prepare_stack,
 )
 
 
@@ -174,17 +172,10 @@ def one_run(args, workers: int, tokens_per_s: float) -> dict:
     stack.env["ARENA_FRAME_INTERVAL_MS"] = str(args.frame_interval_ms)
     orphans: list[str] = []
     try:
-        reset_database()
-        subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=stack.env,
-                       check=True, capture_output=True, timeout=600)
-        setup_django(stack)
+        prepare_stack(stack)
         from django.db import connections
 
         from arena.frames import websocket_max_size
-
-        stack.start_redis()
-        stack.start_upstream()
-        register_models(stack)
         cookies = sessions(args.battles)
         connections.close_all()
         stack.start_web(websocket_max_size())

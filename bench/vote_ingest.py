@@ -22,7 +22,6 @@ import asyncio
 import collections
 import contextlib
 import secrets
-import subprocess
 import sys
 import time
 from datetime import datetime, timezone
@@ -33,8 +32,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from load_bench import (  # noqa: E402
-    ROOT, CpuSampler, LoopProbe, Stack, drop_database, percentiles, register_models, reset_database, scan_log,
-    setup_django, wait_http,
+    ROOT, CpuSampler, LoopProbe, Stack, drop_database, percentiles, prepare_stack, scan_log, wait_http,
 )
 
 CHOICES = ("A", "B", "tie")
@@ -150,18 +148,11 @@ def main() -> int:
     stack = Stack(run_args, run_dir)
     stack.env["ARENA_LEADERBOARD_BOOTSTRAP_ROUNDS"] = "100"  # refreshes as a campaign would run them, cheaper
     try:
-        reset_database()
-        subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=stack.env,
-                       check=True, capture_output=True, timeout=600)
-        setup_django(stack)
+        prepare_stack(stack)
         from django.db import connections
 
         from arena.frames import websocket_max_size
         from arena.models import Vote
-
-        stack.start_redis()
-        stack.start_upstream()
-        register_models(stack)
         started = time.monotonic()
         prepared = prepare(args.clients, args.battles_each)
         prepare_s = time.monotonic() - started

@@ -83,11 +83,13 @@ def test_admin_and_site_work_under_the_policy(live_server_asgi, browser, listing
     assert "Kaixo, zer moduz?" in page.inner_text("#try-answer")
     watched.collect()
 
-    # The site's language switcher submits on change (a static file, no inline handler).
+    # The site's language switcher: choose, then its button (WCAG 3.2.2: no change on selection alone).
     watched.goto("/")
     assert page.locator("html").get_attribute("lang") == "eu"
+    page.select_option("select[name=language]", "en")
+    assert page.locator("html").get_attribute("lang") == "eu"
     with page.expect_navigation():
-        page.select_option("select[name=language]", "en")
+        page.click("form.language [type=submit]")
     assert page.locator("html").get_attribute("lang") == "en"
     watched.collect()
 
