@@ -18,6 +18,7 @@ import json
 import logging
 import uuid
 
+import orjson
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.utils import translation
@@ -46,6 +47,11 @@ class BattleConsumer(AsyncJsonWebsocketConsumer):
     battle_id = None
     turn_task: asyncio.Task | None = None
     gone = False  # the socket is closed: nothing more is sent, and a turn in flight ends as "disconnected"
+    announced: asyncio.Event  # the current turn's "turn_start" frame has been sent
+
+    @classmethod
+    async def encode_json(cls, content):
+        return orjson.dumps(content).decode()  # every delta frame is encoded: orjson, not json.dumps
 
     # ------------------------------------------------------------ connection
 
@@ -198,12 +204,15 @@ class BattleConsumer(AsyncJsonWebsocketConsumer):
             if error.code == "account_gone":
                 await self.close(code=ACCOUNT_GONE)
             return
-        if accepted.new_battle:
-            self.battle_id = accepted.battle_id
-            await self.send_json({"type": "battle", "battle": str(accepted.battle_id)})
         plan = accepted.plan
-        await self.send_json({"type": "turn_start", "turn": plan.turn})
+        self.battle_id = accepted.battle_id
+        # The upstream requests start first; the turn's frames wait until the browser has heard of it.
+        self.announced = asyncio.Event()
         self.turn_task = asyncio.create_task(self.run_turn(self.battle_id, plan))
+        if accepted.new_battle:
+            await self.send_json({"type": "battle", "battle": str(accepted.battle_id)})
+        await self.send_json({"type": "turn_start", "turn": plan.turn})
+        self.announced.set()
 
     def is_answering(self) -> bool:
         return self.turn_task is not None and not self.turn_task.done()
@@ -301,6 +310,7 @@ class BattleConsumer(AsyncJsonWebsocketConsumer):
         a model's failure: nothing more is sent, and disconnect() ends the turn by the disconnect rule."""
         if self.gone:
             return
+        await self.announced.wait()  # after "battle" and "turn_start" (set at once in later frames)
         try:
             await self.send_json(frame)
         except (OSError, RuntimeError):  # uvicorn: ClientDisconnected, or a send after the close

@@ -27,6 +27,7 @@ import asyncio
 import contextlib
 import random
 import signal
+import subprocess
 import sys
 import time
 from datetime import datetime, timezone
@@ -227,13 +228,22 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda signum, _frame: (_ for _ in ()).throw(SystemExit(f"signal {signum}")))
     runs = ([tuple(float(x) for x in item.split(":")) for item in args.sweep.split(",") if item]
             if args.sweep else [(args.web_workers, args.tokens_per_s)])
-    reports = []
-    for workers, rate in runs:
-        report = one_run(args, int(workers), rate)
-        reports.append(report)
+    if len(runs) == 1:
+        report = one_run(args, int(runs[0][0]), runs[0][1])
+        reports = [report]
         sys.stdout.write(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode() + "\n")
-        sys.stdout.flush()
-        time.sleep(3)  # let the machine settle between runs
+    else:  # each run in a fresh process: its own Django, connection pool and database
+        reports = []
+        for workers, rate in runs:
+            argv = [sys.executable, __file__, "--web-workers", str(int(workers)), "--tokens-per-s", f"{rate:g}"]
+            for name in ("battles", "answer_tokens", "upstream_ttft_ms", "frame_interval_ms", "duration", "warmup", "seed"):
+                argv += [f"--{name.replace('_', '-')}", str(getattr(args, name))]
+            out = subprocess.run(argv, capture_output=True, text=True)
+            report = orjson.loads(out.stdout[out.stdout.index("{"):])
+            reports.append(report)
+            sys.stdout.write(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode() + "\n")
+            sys.stdout.flush()
+            time.sleep(3)  # let the machine settle between runs
     print(f"{'workers':>7} {'tok/s':>6} {'turns':>6} {'bad':>4} {'ttft p50':>9} {'p95':>7} {'gap p95':>8} "
           f"{'frames/s':>9} {'tokens/s':>9} {'arena CPU s/1k tok':>19} {'arena':>6} {'upstr':>6} {'driver':>6} "
           f"{'pg':>5} {'load':>5}", file=sys.stderr)

@@ -136,9 +136,9 @@ def acting_participant(participant: Participant) -> Participant:
     deleted, its user present and active. A socket holds the participant it found when it opened,
     so every write a prompt makes checks again here. Locking serialises one volunteer's prompts
     across sockets and processes (on SQLite, IMMEDIATE transactions serialise all writers)."""
-    current = Participant.objects.select_for_update().filter(pk=participant.pk).first()
-    user_model = get_user_model()
-    if (current is None or current.deleted_at is not None or current.user_id is None
-            or not user_model.objects.filter(pk=current.user_id, is_active=True).exists()):
+    # One query (it runs before every prompt): the row, locked, only while its user exists and is active.
+    current = (Participant.objects.select_for_update(of=("self",))
+               .filter(pk=participant.pk, deleted_at__isnull=True, user__is_active=True).first())
+    if current is None:
         raise ArenaError("account_gone", _("This account was deleted or deactivated."))
     return current

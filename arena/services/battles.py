@@ -33,7 +33,7 @@ def start_battle(*, participant: Participant) -> Battle:
     return _start_battle(participant)
 
 
-def _start_battle(participant: Participant) -> Battle:
+def _start_battle(participant: Participant, status: str = Battle.Status.OPEN) -> Battle:
     from models_serving.selectors import available_models
 
     config = ArenaConfig.current()
@@ -42,7 +42,7 @@ def _start_battle(participant: Participant) -> Battle:
     except sampling.NotEnoughModels:
         raise ArenaError("no_models", _("There are not enough models available right now. Please try again later."))
     return Battle.objects.create(
-        participant=participant, model_a=model_a, model_b=model_b,
+        participant=participant, model_a=model_a, model_b=model_b, status=status,
         snapshot_a=model_a.sampling_snapshot(), snapshot_b=model_b.sampling_snapshot(),
     )
 
@@ -145,23 +145,23 @@ def begin_turn(*, battle_id, participant: Participant, text: str) -> TurnPlan:
 
 
 def _locked_battle(battle_id, participant: Participant) -> Battle:
-    # of=("self",): PostgreSQL cannot lock the nullable side of the outer join to a LoRA's base model.
-    return (Battle.objects.select_for_update(of=("self",))
-            .select_related("model_a__base_model", "model_b__base_model")
+    # The two models come along (their endpoints and settings); an adapter's base is read only if drawn.
+    return (Battle.objects.select_for_update(of=("self",)).select_related("model_a", "model_b")
             .get(pk=battle_id, participant=participant))
 
 
 def _begin_turn(battle: Battle, text: str, *, new: bool = False) -> TurnPlan:
-    """``battle`` is locked, or was just created (``new``: no messages to read yet)."""
-    if battle.status not in (Battle.Status.OPEN, Battle.Status.READY):
+    """``battle`` is locked, or was just created answering (``new``: no messages to read yet)."""
+    if not new and battle.status not in (Battle.Status.OPEN, Battle.Status.READY):
         raise ArenaError("battle_closed", _("This conversation is closed. Start a new battle."))
     rows = [] if new else list(battle.messages.values_list(*transcripts.MESSAGE_FIELDS))
     turn = sum(1 for _turn, role, _side, _content in rows if role == Message.Role.USER)
     if turn >= settings.ARENA["MAX_TURNS"]:
         raise ArenaError("too_many_turns", _("This conversation is long enough. Please vote."))
     Message.objects.create(battle=battle, turn=turn, role=Message.Role.USER, content=text)
-    battle.status = Battle.Status.ANSWERING
-    battle.save(update_fields=["status", "updated_at"])
+    if not new:
+        battle.status = Battle.Status.ANSWERING
+        battle.save(update_fields=["status", "updated_at"])
     rows.append((turn, Message.Role.USER.value, "", text))  # the prompt just stored, as values_list reads it
     conversations = transcripts.conversations(battle.snapshot_a, battle.snapshot_b, rows)
     return TurnPlan(turn=turn, messages_a=conversations[Side.A], messages_b=conversations[Side.B],
@@ -191,7 +191,8 @@ def submit_prompt(*, participant: Participant, battle_id, text) -> AcceptedPromp
     acting_participant(participant)
     _check_rate(participant)  # under the lock, and before drawing a pair for a prompt that would be refused
     new_battle = battle_id is None
-    battle = _start_battle(participant) if new_battle else _locked_battle(battle_id, participant)
+    battle = (_start_battle(participant, Battle.Status.ANSWERING) if new_battle  # no UPDATE after the INSERT
+              else _locked_battle(battle_id, participant))
     plan = _begin_turn(battle, text, new=new_battle)
     return AcceptedPrompt(battle_id=battle.pk, new_battle=new_battle, plan=plan)
 
