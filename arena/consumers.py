@@ -209,10 +209,12 @@ class BattleConsumer(AsyncJsonWebsocketConsumer):
         # The upstream requests start first; the turn's frames wait until the browser has heard of it.
         self.announced = asyncio.Event()
         self.turn_task = asyncio.create_task(self.run_turn(self.battle_id, plan))
-        if accepted.new_battle:
-            await self.send_json({"type": "battle", "battle": str(accepted.battle_id)})
-        await self.send_json({"type": "turn_start", "turn": plan.turn})
-        self.announced.set()
+        try:
+            if accepted.new_battle:
+                await self.send_json({"type": "battle", "battle": str(accepted.battle_id)})
+            await self.send_json({"type": "turn_start", "turn": plan.turn})
+        finally:
+            self.announced.set()  # whatever happened to those two, the turn's frames must not wait forever
 
     def is_answering(self) -> bool:
         return self.turn_task is not None and not self.turn_task.done()

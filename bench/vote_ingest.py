@@ -32,7 +32,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from load_bench import (  # noqa: E402
-    ROOT, CpuSampler, LoopProbe, Stack, drop_database, percentiles, prepare_stack, scan_log, wait_http,
+    ROOT, CpuSampler, LoopProbe, Stack, drop_database, percentiles, prepare_stack, scan_log,
 )
 
 CHOICES = ("A", "B", "tie")
@@ -136,8 +136,6 @@ def main() -> int:
     parser.add_argument("--battles-each", type=int, default=700, help="READY battles prepared per volunteer")
     parser.add_argument("--web-workers", type=int, default=2)
     parser.add_argument("--celery-concurrency", type=int, default=2)
-    parser.add_argument("--http", choices=["asgi", "wsgi"], default="asgi",
-                        help="serve the votes with uvicorn (the stack's default) or gunicorn WSGI workers")
     parser.add_argument("--settle", type=float, default=30.0, help="seconds Celery may catch up after the window")
     args = parser.parse_args()
     run_args = argparse.Namespace(**vars(args), models=2, tokens_per_s=50.0, answer_tokens=16, upstream_ttft_ms=10.0,
@@ -157,13 +155,7 @@ def main() -> int:
         prepared = prepare(args.clients, args.battles_each)
         prepare_s = time.monotonic() - started
         connections.close_all()
-        if args.http == "wsgi":
-            stack.spawn("web", [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind",
-                                f"127.0.0.1:{stack.web_port}", "--workers", str(args.web_workers),
-                                "--worker-class", "gthread", "--threads", "4", "--log-level", "warning"])
-            wait_http(f"{stack.base}/login/", 90, "gunicorn")
-        else:
-            stack.start_web(websocket_max_size())
+        stack.start_web(websocket_max_size())
         stack.start_celery()
         sampler = CpuSampler(stack)
         sampler.sample()
