@@ -41,6 +41,11 @@ class ResilientRedisChannelLayer(RedisChannelLayer):
             try:
                 return await super().receive(channel)
             except OUTAGE as exc:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    # Being cancelled (a closing socket, a stopping event loop): an error the cancel caused
+                    # in the Redis client must not keep the task alive, or a loop's shutdown waits for ever.
+                    raise
                 logger.warning("channel layer receive waits for Redis (%s); retrying in %.1f s", exc, wait)
                 await asyncio.sleep(wait)
                 wait = min(wait * 2, MAX_WAIT)
