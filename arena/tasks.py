@@ -59,14 +59,8 @@ def _after_votes(vote_ids: list[int]) -> int:
 @shared_task(name="arena.process_vote")
 def process_vote(vote_id: int) -> list[str]:
     """After a vote is stored: flag it (and its judge) if needed, then ask for a fresh leaderboard."""
-    config = ArenaConfig.current()
-    battle_id = Vote.objects.filter(pk=vote_id).values_list("battle_id", flat=True).first()
-    if battle_id is not None:
-        style_services.store_answer_styles(battle_ids=[battle_id])
-        label_services.label_battle(battle_id=battle_id)  # prompt language and categories, for filtered boards
-    reasons = quality.check_vote(vote_id, config=config, theta=ranking.current_strengths(config.both_bad_as_tie))
-    votes_changed()
-    return reasons
+    _after_votes([vote_id])  # what a batch does, for this one vote
+    return list(Vote.objects.values_list("exclusion_reasons", flat=True).get(pk=vote_id))
 
 
 @shared_task(name="arena.relabel_prompts")

@@ -156,17 +156,21 @@ def start_fake():
     raise SystemExit("fake server did not start")
 
 
+def start_backend(backend: str):
+    """(base URL, served name, stop) of the tiny vLLM server or the fake upstream."""
+    if backend == "vllm":
+        server = start_vllm()
+        return server.base_url, "tiny-llama", server.stop
+    process, base_url = start_fake()
+    return base_url, "echo-bench", process.terminate
+
+
 def bench_ttft(runs: int, backend: str) -> None:
     """Send -> first token through the arena vs the same endpoint called directly, interleaved, each on a
     warm connection (one event loop for all rounds; the arena worker keeps its upstream pool)."""
     from models_serving.vllm_process import free_port
 
-    if backend == "vllm":
-        server = start_vllm()
-        base_url, served, stop = server.base_url, "tiny-llama", server.stop
-    else:
-        process, base_url = start_fake()
-        served, stop = "echo-bench", process.terminate
+    base_url, served, stop = start_backend(backend)
     port = free_port()
     web = None
     try:
@@ -196,12 +200,7 @@ def bench_ttft(runs: int, backend: str) -> None:
 def bench_concurrency(levels: list[int], backend: str) -> None:
     from models_serving.vllm_process import free_port
 
-    if backend == "vllm":
-        server = start_vllm()
-        base_url, served, stop = server.base_url, "tiny-llama", server.stop
-    else:
-        process, base_url = start_fake()
-        served, stop = "echo-bench", process.terminate
+    base_url, served, stop = start_backend(backend)
     port = free_port()
     web = None
     try:

@@ -56,6 +56,14 @@ DIMENSIONS = ("overall", "content", "language")
 
 # ------------------------------------------------------------------ database set-up
 
+
+def copy_frame(raw, table: str, frame) -> None:
+    """Write a DataFrame into ``table`` with COPY (CSV), the fast way to load a million rows."""
+    buffer = io.StringIO()
+    frame.to_csv(buffer, index=False, header=False)
+    with raw.cursor().copy(f"COPY {table} ({', '.join(frame.columns)}) FROM STDIN WITH (FORMAT csv, NULL '\\N')") as copy:
+        copy.write(buffer.getvalue())
+
 def create_database(name: str) -> None:
     with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
@@ -154,12 +162,7 @@ def load_votes(votes: int, n_models: int, seed: int, style: bool = False) -> dic
                 "exclusion_reasons": np.where(flagged[lo:hi], reasons[lo:hi], "[]"), "created_at": stamps,
             })
             for table, frame in (("arena_battle", battles), ("arena_vote", vote_rows)):
-                buffer = io.StringIO()
-                frame.to_csv(buffer, index=False, header=False)
-                with raw.cursor().copy(
-                    f"COPY {table} ({', '.join(frame.columns)}) FROM STDIN WITH (FORMAT csv, NULL '\\N')"
-                ) as copy:
-                    copy.write(buffer.getvalue())
+                copy_frame(raw, table, frame)
             if style:
                 copy_style(raw, battle_ids, features, lo, hi)
         cursor.execute("VACUUM ANALYZE arena_battle")
@@ -214,12 +217,7 @@ def copy_style(raw, battle_ids: list, features: dict, lo: int, hi: int) -> None:
                            **{name: interleave(name) for name in
                               ("tokens", "headers", "list_items", "bold", "basque_chars", "language_chars")}})
     for table, frame in (("arena_message", messages), ("arena_answerstyle", styles)):
-        buffer = io.StringIO()
-        frame.to_csv(buffer, index=False, header=False)
-        with raw.cursor().copy(
-                f"COPY {table} ({', '.join(frame.columns)}) FROM STDIN WITH (FORMAT csv, NULL '\\N')"
-        ) as copy:
-            copy.write(buffer.getvalue())
+        copy_frame(raw, table, frame)
 
 
 # ------------------------------------------------------------------ style control: ours and FastChat's
@@ -230,7 +228,7 @@ FASTCHAT_FEATURES = ("tokens", "headers", "list_items", "bold")
 def ours_style(rounds: int):
     """Style-controlled boards for the 3 dimensions from the database, as the leaderboard builds them."""
     from arena.ranking.board import ranking_settings, ridge_for
-    from arena.ranking.counts import VoteFilters, count_votes
+    from arena.ranking.counts import VoteFilters
     from arena.ranking.style_board import style_boards
     from arena.ranking.style_data import load_style_rows
 

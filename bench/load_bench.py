@@ -392,6 +392,12 @@ class CpuSampler:
                 self.seen.setdefault(key, {"group": group, "base": 0.0})["last"] = value
         self.load.append(os.getloadavg())
 
+    async def sample_every_second(self) -> None:
+        """Run as a task during a bench's window (cancel it at the end)."""
+        while True:
+            await asyncio.sleep(1.0)
+            await asyncio.to_thread(self.sample)
+
     def mark_start(self) -> None:
         self.sample()
         for entry in self.seen.values():
@@ -792,18 +798,13 @@ async def drive(stack: Stack, args, usernames: list[str], model_names: list[str]
     print(f"load_bench: {len(active)}/{len(volunteers)} volunteers logged in; running {args.duration:.0f} s",
           file=sys.stderr, flush=True)
 
-    async def sample_forever():
-        while True:
-            await asyncio.sleep(1.0)
-            await asyncio.to_thread(sampler.sample)
-
     await asyncio.to_thread(sampler.mark_start)
     sessions_before = await asyncio.to_thread(pg_sessions)
     results.t0 = now()
     wall_t0 = time.time()
     results.deadline = results.t0 + args.duration
     probe.active = True
-    sampling = asyncio.create_task(sample_forever())
+    sampling = asyncio.create_task(sampler.sample_every_second())
     chaos_task = asyncio.create_task(chaos(stack, results, args)) if args.chaos else None
     tasks = [asyncio.create_task(v.run()) for v in active]
     done, pending = await asyncio.wait(tasks, timeout=args.duration + args.grace)

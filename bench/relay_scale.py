@@ -142,12 +142,7 @@ async def drive(stack: Stack, args, cookies: list[str], sampler: CpuSampler) -> 
     tally.measuring = probe.active = True
     window_start = time.monotonic()
 
-    async def sample_forever():
-        while True:
-            await asyncio.sleep(1.0)
-            await asyncio.to_thread(sampler.sample)
-
-    sampling = asyncio.create_task(sample_forever())
+    sampling = asyncio.create_task(sampler.sample_every_second())
     await asyncio.sleep(max(0.0, stop_at - time.monotonic()))
     tally.measuring = probe.active = False
     window = time.monotonic() - window_start

@@ -42,7 +42,7 @@ from models_serving.models import ServedModel
 for n in ("a", "b"):
     ServedModel.objects.create(public_name=f"prof-{n}", kind="external", served_name=f"echo-{n}", endpoint_url=f"http://127.0.0.1:{port}/v1", health="healthy")
 from tests.arena.conftest import make_participant, connect
-from arena import services, consumers
+from arena import services
 from models_serving import client
 marks = []
 T0 = [0.0]

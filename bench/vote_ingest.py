@@ -106,12 +106,7 @@ async def drive(stack: Stack, args, prepared, sampler: CpuSampler) -> dict:
     stats["measuring"] = probe.active = True
     t0 = time.monotonic()
 
-    async def sample_forever():
-        while True:
-            await asyncio.sleep(1.0)
-            await asyncio.to_thread(sampler.sample)
-
-    sampling = asyncio.create_task(sample_forever())
+    sampling = asyncio.create_task(sampler.sample_every_second())
     await asyncio.sleep(args.duration)
     stats["measuring"] = probe.active = False
     window = time.monotonic() - t0
