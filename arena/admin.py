@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from arena import quality, selectors, tasks
 from arena.models import AnswerStyle, ArenaConfig, Battle, Category, ConsentText, Message, Participant, Vote
 from arena.vocabulary import ExclusionReason, Side
+from arena import admin_campaigns  # noqa: F401  (registers the campaign admin)
 
 
 @admin.register(ArenaConfig)
@@ -144,3 +145,6 @@ class CategoryAdmin(admin.ModelAdmin):
     def relabel_prompts(self, request, queryset):
         tasks.relabel_prompts.delay()
         self.message_user(request, _("Relabelling was queued."))
+
+
+from arena import admin_moderation  # noqa: E402,F401  (after the admins above: it extends the battle and participant ones)

@@ -24,7 +24,7 @@ from django.conf import settings
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from arena import selectors, services
+from arena import selectors, services, upstream
 from arena.models import Battle, Message
 from arena.frames import nesting_exceeds
 from arena.relay import DeltaFrames
@@ -71,6 +71,8 @@ class BattleConsumer(AsyncJsonWebsocketConsumer):
             logger.warning("socket not in its account group (channel layer unavailable)", exc_info=True)
             self.account_group = None
         await self.accept()
+        self.predictor = upstream.Predictor()
+        self.predictor.prepare_new_battle()
 
     async def disconnect(self, code):
         if getattr(self, "account_group", None) is not None:
@@ -141,6 +143,7 @@ class BattleConsumer(AsyncJsonWebsocketConsumer):
         if self.battle_id is not None:
             await in_db_thread(services.abandon_battle)(battle_id=self.battle_id)
         self.battle_id = None
+        self.predictor.prepare_new_battle()
         await self.send_json({"type": "reset"})
 
     async def on_stop(self, content):
@@ -195,20 +198,30 @@ class BattleConsumer(AsyncJsonWebsocketConsumer):
     async def on_prompt(self, content):
         if self.is_answering():
             return await self.send_error("busy", _("Wait until both answers finish, or press stop."))
+        speculation = None
         try:
+            text = services.clean_prompt(content.get("text"))  # nothing invalid goes upstream, even speculatively
+            speculation = self.predictor.start(self.battle_id, text)  # the upstream requests start now
             # One transaction: account check, rate limit (under the participant's row lock), battle, prompt.
             accepted = await in_db_thread(services.submit_prompt)(
-                participant=self.participant, battle_id=self.battle_id, text=content.get("text"))
+                participant=self.participant, battle_id=self.battle_id, text=text,
+                proposed=self.predictor.proposed_pair(speculation, self.battle_id))
         except services.ArenaError as error:
+            self.predictor.refused(speculation)
             await self.send_error(error.code, str(error.message))
             if error.code == "account_gone":
                 await self.close(code=ACCOUNT_GONE)
             return
+        except BaseException:
+            if speculation is not None:
+                speculation.cancel()
+            raise
+        speculation = self.predictor.accepted(accepted, speculation)
         plan = accepted.plan
         self.battle_id = accepted.battle_id
         # The upstream requests start first; the turn's frames wait until the browser has heard of it.
         self.announced = asyncio.Event()
-        self.turn_task = asyncio.create_task(self.run_turn(self.battle_id, plan))
+        self.turn_task = asyncio.create_task(self.run_turn(self.battle_id, plan, speculation))
         try:
             if accepted.new_battle:
                 await self.send_json({"type": "battle", "battle": str(accepted.battle_id)})
@@ -221,10 +234,11 @@ class BattleConsumer(AsyncJsonWebsocketConsumer):
 
     # ------------------------------------------------------------ streaming
 
-    async def run_turn(self, battle_id, plan: services.TurnPlan):
+    async def run_turn(self, battle_id, plan: services.TurnPlan, speculation: upstream.Speculation | None = None):
         frames = DeltaFrames(self.relay, settings.ARENA["FRAME_INTERVAL_MS"] / 1000)
-        streamed: dict[str, str] = {}  # side -> what it had streamed when it ended (a disconnect included)
-        sides = {side: asyncio.create_task(self.stream_side(battle_id, side, plan, frames, streamed))
+        answers: dict[str, services.Answer] = {}  # side -> what it had streamed when it ended (a disconnect included)
+        sides = {side: asyncio.create_task(self.stream_side(
+                     battle_id, side, plan, frames, answers, speculation.take(side) if speculation else None))
                  for side in SIDES}
         failure = None
         cancelled = False
@@ -244,17 +258,20 @@ class BattleConsumer(AsyncJsonWebsocketConsumer):
         results = await asyncio.gather(*sides.values(), return_exceptions=True)
         await asyncio.shield(frames.close())  # text a stopped side had streamed reaches the page too
         failure = failure or next((r for r in results if isinstance(r, client.EndpointError)), None)
+        streamed = {side: answer.content for side, answer in answers.items()}
+        if failure is not None:
+            status = Battle.Status.FAILED
+        elif self.gone and cancelled and not all(streamed.get(side) for side in SIDES):
+            status = Battle.Status.ABANDONED  # cut by a disconnect before both sides had started answering
+        else:
+            status = Battle.Status.READY  # a disconnect after both had started leaves it votable and resumable
+        # The answers and the battle's new state in one transaction (shielded: a second stop must not lose them).
+        status = await asyncio.shield(in_db_thread(services.complete_turn)(
+            battle_id=battle_id, turn=plan.turn, answers=list(answers.values()), status=status,
+            reason=str(failure or "")))
         if self.gone and cancelled and failure is None:
-            # Cut by a disconnect: votable (and resumable) only if both sides had started answering.
-            if all(streamed.get(side) for side in SIDES):
-                await in_db_thread(services.finish_turn)(battle_id=battle_id)
-            else:
-                await in_db_thread(services.abandon_battle)(battle_id=battle_id)
             return
         with translation.override(self.language):
-            status = await in_db_thread(services.finish_turn)(
-                battle_id=battle_id, failed=failure is not None, reason=str(failure or ""),
-            )
             if failure is not None:
                 if failure.before_first_token:
                     message = _("One of the models is not available right now. Start a new battle to try another pair.")
@@ -265,24 +282,19 @@ class BattleConsumer(AsyncJsonWebsocketConsumer):
                 "type": "turn_done", "status": status, "stopped": cancelled,
                 "can_vote": status == Battle.Status.READY,
             })
+        self.predictor.turn_done(None if failure is not None else streamed)
         if failure is not None:
             self.battle_id = None  # the next prompt starts a fresh pair
 
     async def stream_side(self, battle_id, side: str, plan: services.TurnPlan, frames: DeltaFrames,
-                          streamed: dict):
+                          answers: dict, prefetch: upstream.Prefetch | None = None):
+        """Relay one side's answer; what it streamed goes into ``answers`` (stored with the turn's end)."""
         call = plan.calls[side]  # endpoint and sampling, decided with the prompt: no database read here
-        stats = client.StreamStats()
+        stats = prefetch.stats if prefetch is not None else client.StreamStats()
         error = ""
+        source = prefetch.deltas() if prefetch is not None else upstream.side_stream(call, plan.messages_for(side), stats)
         try:
-            async for delta in client.stream_chat(
-                call.endpoint, plan.messages_for(side),
-                temperature=call.temperature, top_p=call.top_p, max_tokens=call.max_tokens,
-                stats=stats,
-                first_token_timeout=settings.ARENA["FIRST_TOKEN_TIMEOUT"],
-                token_timeout=settings.ARENA["TOKEN_TIMEOUT"],
-                retries=settings.ARENA["CONNECT_RETRIES"],
-                max_chars=settings.ARENA["ANSWER_MAX_CHARS"],  # stored and relayed; "length" at the cap
-            ):
+            async for delta in source:
                 frames.add(side, delta)
         except client.EndpointError as exc:
             error = str(exc)
@@ -297,12 +309,12 @@ class BattleConsumer(AsyncJsonWebsocketConsumer):
             stats.finish_reason = stats.finish_reason or ("disconnected" if self.gone else "cancelled")
             raise
         finally:
-            streamed[side] = stats.text
-            await asyncio.shield(in_db_thread(services.record_answer)(
-                battle_id=battle_id, turn=plan.turn, side=side, content=stats.text,
-                finish_reason=stats.finish_reason or ("error" if error else "cancelled"), error=error,
-                token_count=stats.token_count, ttft_ms=stats.ttft_ms, duration_ms=stats.duration_ms,
-            ))
+            if prefetch is not None:
+                prefetch.cancel()  # a stop or a failure of the other side: the upstream request ends too
+            answers[side] = services.Answer(
+                side=side, content=stats.text, finish_reason=stats.finish_reason or ("error" if error else "cancelled"),
+                error=error, token_count=stats.token_count, ttft_ms=stats.ttft_ms, duration_ms=stats.duration_ms,
+            )
         html = await render_answer(stats.text)  # in a worker thread, time-bounded
         await frames.flush(side)  # every delta of this side before its side_done
         await self.relay({"type": "side_done", "side": side, "finish_reason": stats.finish_reason, "html": html})

@@ -31,7 +31,8 @@ class NotEnoughModels(Exception):
     """Fewer than two active, healthy models: no battle can start."""
 
 
-def _eligible(candidates: Sequence) -> list:
+def eligible(candidates: Sequence) -> list:
+    """The models a pair may be drawn from: active, not unhealthy, with a positive weight, each once."""
     seen, pool = set(), []
     for model in candidates:
         if model.pk in seen or not getattr(model, "is_active", True):
@@ -118,7 +119,7 @@ def _neighbour_weights(theta, games, unresolved, i, j) -> np.ndarray:
 def choose_pair(candidates: Sequence, config=None, rng: random.Random | None = None) -> tuple:
     """Return (model_a, model_b): two different eligible models, left/right at random."""
     rng = rng or random.SystemRandom()
-    pool = _eligible(candidates)
+    pool = eligible(candidates)
     if len(pool) < 2:
         raise NotEnoughModels
     mode = getattr(config, "sampling_mode", "uniform")

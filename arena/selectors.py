@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from arena import transcripts
 from arena.jsonio import loads
-from arena.models import Battle, ConsentText, ExportJob, Message, Participant, Vote
+from arena.models import Battle, ConsentText, ExportJob, Message, Participant, Reaction, Vote
 from arena.vocabulary import SIDES
 
 
@@ -48,18 +48,33 @@ def judged_conversations(vote: Vote) -> dict[str, list[dict]]:
     return dict(zip(SIDES, (loads(frozen.side_a), loads(frozen.side_b))))
 
 
-def reveal(battle: Battle) -> dict:
-    """Public names shown after the vote. Only call once the battle is voted."""
+def reveal(battle: Battle, *, board_state: dict | None = None, counted: bool = True) -> dict:
+    """What the volunteer learns after the vote (arena/reveal.py): per side the public name, card,
+    measured figures and energy; and under ``"vote"`` what the vote did for telling the pair apart,
+    from ``board_state`` (``ranking.sampling_state()`` read before the vote; ``counted``: the overall
+    fit counts this vote). Only call once the battle is voted."""
+    from arena import reveal as revealed
+
     assert battle.status == Battle.Status.VOTED, "identities are revealed only after the vote"
-    return {
-        side: {
+    answers: dict[str, list[tuple]] = {side: [] for side in SIDES}
+    rows = battle.messages.filter(role=Message.Role.ASSISTANT).order_by("turn").values_list(
+        "side", "token_count", "ttft_ms", "duration_ms")
+    for side, *figures in rows:
+        answers.setdefault(side, []).append(tuple(figures))
+    result: dict = {}
+    for side, model in (("A", battle.model_a), ("B", battle.model_b)):
+        figures = revealed.answer_figures(answers[side])
+        result[side] = {
             "name": model.public_name,
             "description": model.description,
             "temperature": battle.snapshot_for(side).get("temperature"),
             "system_prompt": battle.snapshot_for(side).get("system_prompt", ""),
+            "card": revealed.public_card(model),
+            "figures": figures,
+            "energy": revealed.energy(model, figures["tokens"]),
         }
-        for side, model in (("A", battle.model_a), ("B", battle.model_b))
-    }
+    result["vote"] = revealed.vote_effect(board_state, battle.model_a_id, battle.model_b_id, counted)
+    return result
 
 
 def contribution_counts(participant: Participant) -> dict:
@@ -75,6 +90,11 @@ def participant_data(participant: Participant) -> dict:
     user = participant.user
     battles = []
     stored = participant.battles.prefetch_related("messages").select_related("vote__transcript", "model_a", "model_b")
+    reacted: dict[str, list[dict]] = {}
+    for battle_id, turn, side, kind in (Reaction.objects.filter(participant=participant)
+                                        .order_by("message__battle_id", "message__turn", "message__side", "kind")
+                                        .values_list("message__battle_id", "message__turn", "message__side", "kind")):
+        reacted.setdefault(str(battle_id), []).append({"turn": turn, "side": side, "kind": kind})
     for battle in stored:
         vote = getattr(battle, "vote", None)
         entry = {
@@ -86,6 +106,7 @@ def participant_data(participant: Participant) -> dict:
                  "created_at": m.created_at.isoformat()}
                 for m in battle.messages.all()
             ],
+            "reactions": reacted.get(str(battle.id), []),
         }
         if vote is not None:
             entry["vote"] = {"content": vote.content, "language": vote.language, "overall": vote.overall,
@@ -109,6 +130,8 @@ def participant_data(participant: Participant) -> dict:
             "consent_version": participant.consent_version,
             "consented_at": participant.consented_at.isoformat(),
             "ui_language": participant.ui_language,
+            "nickname": participant.nickname,
+            "show_on_board": participant.show_on_board,
         },
         "battles": battles,
     }
@@ -146,3 +169,37 @@ def unchecked_vote_ids(*, older_than: timedelta, limit: int) -> list[int]:
     cutoff = timezone.now() - older_than
     return list(Vote.objects.filter(checked_at__isnull=True, created_at__lt=cutoff)
                 .order_by("created_at").values_list("pk", flat=True)[:limit])
+
+
+def published_board_state() -> dict | None:
+    """The last published overall fit as adaptive sampling reads it (a cache read, no database): what
+    the reveal's "what your vote did" compares with, read before the vote is stored."""
+    from arena import ranking
+
+    return ranking.sampling_state()
+
+
+def reactions_of(participant: Participant, battle_id) -> list[dict] | None:
+    """The volunteer's reactions in their own battle as ``{"turn", "side", "kind"}``; None when the battle
+    is not theirs (or does not exist)."""
+    if not Battle.objects.filter(pk=battle_id, participant=participant).exists():
+        return None
+    rows = Reaction.objects.filter(message__battle_id=battle_id, participant=participant).order_by(
+        "message__turn", "message__side", "kind").values_list("message__turn", "message__side", "kind")
+    return [{"turn": turn, "side": side, "kind": kind} for turn, side, kind in rows]
+
+
+def reaction_counts_by_model() -> list[dict]:
+    """Reactions per model and kind, over every battle not hidden by a moderator: ``{"model", "counts":
+    {kind: n}, "total"}``, models by name. Two grouped queries (side A's answers, side B's)."""
+    from django.db.models import Count
+
+    table: dict[str, dict[str, int]] = {}
+    for side in SIDES:
+        rows = (Reaction.objects.filter(message__side=side, message__battle__hidden=False)
+                .values_list(f"message__battle__model_{side.lower()}__public_name", "kind")
+                .annotate(n=Count("id")).order_by())
+        for name, kind, n in rows:
+            counts = table.setdefault(name, dict.fromkeys(Reaction.Kind.values, 0))
+            counts[kind] = counts.get(kind, 0) + n
+    return [{"model": name, "counts": counts, "total": sum(counts.values())} for name, counts in sorted(table.items())]

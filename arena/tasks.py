@@ -13,6 +13,7 @@ from celery import shared_task
 from django.core.cache import cache
 
 from arena import quality, ranking, selectors, services
+from arena.services import campaigns as campaign_services
 from arena.services import labels as label_services
 from arena.services import styles as style_services
 from arena.models import ArenaConfig, Vote
@@ -53,7 +54,9 @@ def _after_votes(vote_ids: list[int]) -> int:
     battle_ids = list(Vote.objects.filter(pk__in=vote_ids).values_list("battle_id", flat=True))
     style_services.store_answer_styles(battle_ids=battle_ids)
     label_services.relabel_battles(battle_ids=battle_ids)
-    return recheck_votes(vote_ids)
+    checked = recheck_votes(vote_ids)
+    campaign_services.broadcast_progress(vote_ids=vote_ids)  # once checked: the count is of valid votes
+    return checked
 
 
 @shared_task(name="arena.process_vote")

@@ -1,14 +1,18 @@
 """The arena app's pages (namespace ``arena``); the site's root URLconf is ``config.urls``."""
 from django.urls import path
 
-from arena.views import account, battle, leaderboard, pages, research
+from arena.views import account, battle, leaderboard, pages, reactions, research
 
 app_name = "arena"
 urlpatterns = [
     path("", pages.home, name="home"),
     path("battle/", battle.battle_page, name="battle"),
     path("battle/<uuid:battle_id>/vote/", battle.vote, name="vote"),
+    path("battle/<uuid:battle_id>/react/", reactions.react, name="react"),
     path("contributions/", pages.contributions, name="contributions"),
+    path("contributors/", pages.contributors_board, name="contributors"),
+    path("campaign/", pages.campaign_page, name="campaign"),
+    path("campaigns/<slug:slug>/", pages.campaign_page, name="campaign_detail"),
     path("about/", pages.about, name="about"),
     path("faq/", pages.faq, name="faq"),
     path("privacy/", pages.privacy, name="privacy"),

@@ -5,7 +5,7 @@
 2. Concurrency: how many simultaneous battles one ASGI process relays without errors.
 
 Usage:
-  python bench/arena_latency.py ttft  [--runs 20] [--backend fake|vllm]
+  python bench/arena_latency.py ttft  [--runs 20] [--backend fake|vllm] [--think 0.3]
   python bench/arena_latency.py concurrency [--levels 1,4,16,64,128] [--backend fake|vllm]
 Everything runs on 127.0.0.1 with a throw-away SQLite database (PostgreSQL with ARENA_BENCH_POSTGRES=1).
 """
@@ -48,12 +48,12 @@ from django.core.management import call_command  # noqa: E402
 PROMPT = "Kaixo! Zein da Euskal Herriko mendirik altuena?"
 
 
-def start_web(port: int) -> subprocess.Popen:
+def start_web(port: int, **env: str) -> subprocess.Popen:
     from arena.frames import websocket_max_size
 
     process = subprocess.Popen([sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1",
                                 "--port", str(port), "--log-level", "error", "--ws-max-size", str(websocket_max_size())],
-                               cwd=ROOT, env=dict(os.environ))
+                               cwd=ROOT, env={**os.environ, **env})
     import httpx
 
     for _ in range(200):
@@ -79,14 +79,17 @@ def participants(count: int) -> list[str]:
     return cookies
 
 
-async def arena_turn(port: int, cookie: str, prompt: str) -> tuple[float, float, bool]:
-    """(seconds to first delta, seconds to turn_done, ok) for one battle turn over the WebSocket."""
+async def arena_turn(port: int, cookie: str, prompt: str, think: float = 0.0) -> tuple[float, float, bool]:
+    """(seconds to first delta, seconds to turn_done, ok) for one battle turn over the WebSocket.
+    ``think``: seconds between opening the socket and sending, as a volunteer types (the page opens
+    its socket when it loads)."""
     import json
 
     import websockets
 
     async with websockets.connect(f"ws://127.0.0.1:{port}/ws/battle/", origin=f"http://127.0.0.1:{port}",
                                   additional_headers={"Cookie": cookie}, max_size=None) as socket:
+        await asyncio.sleep(think)
         started = time.perf_counter()
         await socket.send(json.dumps({"type": "prompt", "text": prompt}))
         first = None
@@ -165,34 +168,39 @@ def start_backend(backend: str):
     return base_url, "echo-bench", process.terminate
 
 
-def bench_ttft(runs: int, backend: str) -> None:
-    """Send -> first token through the arena vs the same endpoint called directly, interleaved, each on a
-    warm connection (one event loop for all rounds; the arena worker keeps its upstream pool)."""
+def bench_ttft(runs: int, backend: str, think: float) -> None:
+    """Send -> first token through the arena (with and without the speculative upstream start, two
+    servers) vs the same endpoint called directly, interleaved, each on a warm connection (one event
+    loop for all rounds; the arena workers keep their upstream pools)."""
     from models_serving.vllm_process import free_port
 
     base_url, served, stop = start_backend(backend)
-    port = free_port()
-    web = None
+    ports = {"speculative": free_port(), "plain": free_port()}
+    webs = []
     try:
         register(base_url, served, 32)
-        cookies = participants(runs + 3)
-        web = start_web(port)
+        cookies = participants(2 * (runs + 3))
+        webs = [start_web(ports["speculative"]), start_web(ports["plain"], ARENA_SPECULATIVE_START="0")]
 
         async def rounds():
-            arena, direct, pair = [], [], []
+            out = {"speculative": [], "plain": [], "direct": [], "pair": []}
             for index in range(runs + 3):  # three warm-up rounds each
-                direct.append(await direct_ttft(base_url, served, PROMPT))
-                pair.append(await direct_pair_ttft(base_url, served, PROMPT))
-                arena.append((await arena_turn(port, cookies[index], PROMPT))[0])
-            return arena[3:], direct[3:], pair[3:]
+                out["direct"].append(await direct_ttft(base_url, served, PROMPT))
+                out["pair"].append(await direct_pair_ttft(base_url, served, PROMPT))
+                for k, mode in enumerate(("speculative", "plain")):
+                    out[mode].append((await arena_turn(ports[mode], cookies[2 * index + k], PROMPT, think))[0])
+            return {key: values[3:] for key, values in out.items()}
 
-        arena, direct, pair = asyncio.run(rounds())
-        ms = lambda values: statistics.median(values) * 1000  # noqa: E731
-        print(f"{backend}: send -> first token, median of {runs}: arena {ms(arena):.1f} ms; the endpoint called "
-              f"directly: one stream {ms(direct):.1f} ms (added {ms(arena) - ms(direct):.1f} ms), both sides at once "
-              f"{ms(pair):.1f} ms (added {ms(arena) - ms(pair):.1f} ms); load {os.getloadavg()[0]:.2f}", flush=True)
+        times = asyncio.run(rounds())
+        ms = {key: statistics.median(values) * 1000 for key, values in times.items()}
+        print(f"{backend}: send -> first token, median of {runs} (socket open {think * 1000:.0f} ms before sending): "
+              f"endpoint directly: one stream {ms['direct']:.1f} ms, both sides at once {ms['pair']:.1f} ms", flush=True)
+        for mode in ("speculative", "plain"):
+            print(f"  arena, {mode} start: {ms[mode]:.1f} ms (added {ms[mode] - ms['direct']:.1f} ms to one stream, "
+                  f"{ms[mode] - ms['pair']:.1f} ms to both)", flush=True)
+        print(f"  load {os.getloadavg()[0]:.2f}", flush=True)
     finally:
-        if web:
+        for web in webs:
             web.terminate()
         stop()
 
@@ -234,13 +242,14 @@ def main() -> None:
     ttft = sub.add_parser("ttft")
     ttft.add_argument("--runs", type=int, default=20)
     ttft.add_argument("--backend", choices=["fake", "vllm"], default="fake")
+    ttft.add_argument("--think", type=float, default=0.3, help="seconds between opening the socket and sending")
     conc = sub.add_parser("concurrency")
     conc.add_argument("--levels", default="1,8,32,64,128,256")
     conc.add_argument("--backend", choices=["fake", "vllm"], default="fake")
     args = parser.parse_args()
     call_command("migrate", verbosity=0)
     if args.what == "ttft":
-        bench_ttft(args.runs, args.backend)
+        bench_ttft(args.runs, args.backend, args.think)
     else:
         bench_concurrency([int(x) for x in args.levels.split(",")], args.backend)
 

@@ -105,6 +105,7 @@ def load_votes(votes: int, n_models: int, seed: int, style: bool = False) -> dic
     from django.utils import timezone
 
     from arena.models import Participant
+    from arena.ranking.style_data import SIDE_FEATURES
     from models_serving.models import ServedModel
 
     rng = np.random.default_rng(seed)
@@ -171,6 +172,13 @@ def load_votes(votes: int, n_models: int, seed: int, style: bool = False) -> dic
             cursor.execute("SELECT setval(pg_get_serial_sequence('arena_message', 'id'), %s)", [2 * votes])
             cursor.execute("VACUUM ANALYZE arena_message")
             cursor.execute("VACUUM ANALYZE arena_answerstyle")
+            # What services/styles.store_vote_styles writes per checked batch, in one statement here.
+            sums = ", ".join(f"SUM(CASE WHEN s.side = '{side}' THEN s.{name} ELSE 0 END)"
+                             for side in "AB" for name in SIDE_FEATURES)
+            columns = ", ".join(f"{name}_{side}" for side in "ab" for name in SIDE_FEATURES)
+            cursor.execute(f"INSERT INTO arena_votestyle (vote_id, {columns}) SELECT v.id, {sums} FROM arena_vote v "
+                           "JOIN arena_answerstyle s ON s.battle_id = v.battle_id GROUP BY v.id")
+            cursor.execute("VACUUM ANALYZE arena_votestyle")
     return {"models": models, "truth": truth}
 
 
@@ -385,6 +393,10 @@ def main() -> None:
     parser.add_argument("--style", action="store_true", help="store style features and time style control too")
     parser.add_argument("--style-rounds", type=int, default=100, help="Poisson-bootstrap refits, style-controlled")
     args = parser.parse_args()
+    # The Celery worker runs with these (deploy/Procfile): freed memory is kept and reused, since first
+    # touching fresh pages is slow here. Without them the first (cold) repeat shows the difference.
+    malloc = {name: os.environ.get(name) for name in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")}
+    print(f"glibc malloc settings: {malloc}; load {os.getloadavg()[0]:.2f}")
 
     if not args.reuse:
         create_database(args.database)

@@ -41,7 +41,12 @@ class ServedModelAdmin(admin.ModelAdmin):
                              "environment variable holding the API key (keys are never stored)."),
         }),
         (_("Generation"), {"fields": ("system_prompt", "temperature", "top_p", "max_tokens")}),
-        (_("Provenance"), {"fields": ("backbone", "recipe", "training_run", "identity_terms")}),
+        (_("Public card (shown after the vote)"), {
+            "fields": ("backbone", "parameters", "adaptation", "energy_wh_per_1k_tokens", "energy_source"),
+            "description": _("What volunteers learn about the model once they have voted, in plain words: its base "
+                             "model, size and adaptation, and an energy estimate shown in everyday units."),
+        }),
+        (_("Provenance"), {"fields": ("recipe", "training_run", "identity_terms")}),
         (_("vLLM server (base checkpoints)"), {
             "classes": ("collapse",),
             "fields": ("server_dtype", "server_max_model_len", "server_gpu_memory", "server_tensor_parallel",

@@ -93,6 +93,22 @@ class ServedModel(models.Model):
     backbone = models.CharField(_("backbone"), max_length=200, blank=True)
     recipe = models.CharField(_("recipe"), max_length=200, blank=True)
     training_run = models.CharField(_("training run"), max_length=200, blank=True)
+    # The public card shown after the vote (never before): what the model is, in plain words.
+    parameters = models.CharField(
+        _("size"), max_length=40, blank=True, help_text=_("Number of parameters as people say it, e.g. 8B or 135M."),
+    )
+    adaptation = models.CharField(
+        _("adaptation"), max_length=300, blank=True,
+        help_text=_("How it was adapted, e.g. 'Basque corpus + Basque instructions, LoRA'."),
+    )
+    energy_wh_per_1k_tokens = models.FloatField(
+        _("energy per 1,000 tokens (Wh)"), null=True, blank=True, validators=[MinValueValidator(0.0)],
+        help_text=_("An estimate of the energy one answer costs, shown after the vote in everyday units."),
+    )
+    energy_source = models.CharField(
+        _("source of the energy estimate"), max_length=300, blank=True,
+        help_text=_("Where the estimate comes from, e.g. 'measured on our GPU server' or 'EcoLogits 0.8'."),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -72,6 +72,30 @@ def celery_eager(request):
     app.conf.task_always_eager = previous
 
 
+@pytest.fixture(autouse=True)
+def fresh_channel_layer():
+    """Each test gets its own channel-layer instance. channels_redis lets one event loop at a time
+    receive on an instance, and a test's loop (a live server's, a communicator's) may close while one
+    of its sockets still waits in a receive: the next test's loop would then be refused ("Two event
+    loops are trying to receive() on one channel layer at once"). One loop per process in production."""
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
+
+
+@pytest.fixture(autouse=True)
+def fresh_pair_predictions():
+    """The battle sockets' drawing ahead reuses its model pool for a few seconds (arena/upstream.py):
+    never across tests, whose databases differ."""
+    from arena import upstream
+
+    upstream._recent_pool = None
+    yield
+    upstream._recent_pool = None
+
+
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
     """pytest-django's test database, plus: before it is destroyed, close the connections that other

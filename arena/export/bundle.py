@@ -12,6 +12,7 @@ import contextlib
 import datetime as dt
 import gc
 import hashlib
+import itertools
 import json
 import shutil
 import tempfile
@@ -30,7 +31,10 @@ from .hashing import ParticipantHasher, export_salt
 from .lines import iter_ebaluatoia_batches
 from .manifest import FLAGS_NAME, MANIFEST_NAME, ChunkCounts, ExportStats, build_manifest
 from .options import ExportOptions
-from .source import DEFAULT_CHUNK_SIZE, exclusion_counts, iter_vote_chunks, participant_count
+from .reactions import REACTIONS_NAME, reaction_lines
+from .source import (
+    DEFAULT_CHUNK_SIZE, exclusion_counts, iter_vote_chunks, participant_count, snapshot_upper_id, withheld_counts,
+)
 from .writers import ArrowStreamWriter, HashingStream, ParquetWriter, data_extension, open_writer
 
 
@@ -96,6 +100,8 @@ class Export:
         self.stats = ExportStats()
         self.started_at = dt.datetime.now(dt.UTC)
         self.manifest: dict | None = None
+        self.upper_id: int | None = None  # the newest vote when the data started (reactions.jsonl's snapshot)
+        self.reactions = 0
 
     @property
     def download_name(self) -> str:
@@ -143,6 +149,9 @@ class Export:
             self.options, self.stats, counts_from_db, files, salt=self.salt, started_at=self.started_at,
         )
         manifest["counts"]["participants"] = participant_count(self.options)
+        manifest["counts"]["reactions"] = self.reactions
+        # Conversations left out whatever the quality checks say: hidden by moderators, personal data.
+        manifest["withheld"] = withheld_counts(self.options)
         self.manifest = manifest
         return manifest
 
@@ -153,6 +162,7 @@ class Export:
             yield from self._iter_zipped_hf_folder()
             return
         sink = _ChunkSink()
+        self.upper_id = snapshot_upper_id()
         with tempfile.SpooledTemporaryFile(FLAGS_IN_MEMORY) as flags:
             with zipfile.ZipFile(sink, "w", allowZip64=True, compresslevel=1) as bundle:
                 # Stored as is: gzip and Parquet are compressed already, and plain JSONL was asked for
@@ -177,9 +187,30 @@ class Export:
                     flags.seek(0)
                     with bundle.open(self._zip_info(FLAGS_NAME, zipfile.ZIP_DEFLATED), "w", force_zip64=True) as entry:
                         files[FLAGS_NAME] = _copy_hashed(flags, entry)
+                lines = self._reaction_lines()
+                if lines is not None:  # only when some exported answer has reactions: older bundles' shape otherwise
+                    with bundle.open(self._zip_info(REACTIONS_NAME, zipfile.ZIP_DEFLATED), "w",
+                                     force_zip64=True) as entry:
+                        files[REACTIONS_NAME] = self._write_reactions(lines, entry)
                 manifest = self._finish_manifest(files)
                 bundle.writestr(self._zip_info(MANIFEST_NAME, zipfile.ZIP_DEFLATED), json.dumps(manifest, indent=2))
         yield sink.drain()
+
+    def _reaction_lines(self):
+        """reactions.jsonl's lines (see reactions.py), or None when there are none."""
+        lines = reaction_lines(self.options, self.upper_id)
+        first = next(lines, None)
+        return None if first is None else itertools.chain([first], lines)
+
+    def _write_reactions(self, lines, target) -> dict:
+        """The lines into ``target``; returns their sha256 and size."""
+        digest, size = hashlib.sha256(), 0
+        for line, count in lines:
+            digest.update(line)
+            size += len(line)
+            target.write(line)
+            self.reactions += count
+        return {"sha256": digest.hexdigest(), "bytes": size}
 
     def _zip_info(self, name: str, compress_type: int) -> zipfile.ZipInfo:
         info = zipfile.ZipInfo(name, self.started_at.timetuple()[:6])
@@ -213,6 +244,7 @@ class Export:
 
         folder = Path(folder)
         schema = arrow_schema(self.options.format)
+        self.upper_id = snapshot_upper_id()
         with tempfile.TemporaryDirectory(dir=folder.parent) as work:
             arrow_path, flags_path = Path(work) / "data.arrow", Path(work) / FLAGS_NAME
             # An Arrow stream written batch by batch, memory-mapped by datasets as is (no conversion, no
@@ -240,6 +272,10 @@ class Export:
                     datasets.enable_progress_bars()
             if self.options.include_flagged:
                 shutil.copyfile(flags_path, folder / FLAGS_NAME)
+            lines = self._reaction_lines()
+            if lines is not None:
+                with (folder / REACTIONS_NAME).open("wb") as handle:
+                    self._write_reactions(lines, handle)
         files = {}
         for path in sorted(p for p in folder.rglob("*") if p.is_file()):
             with path.open("rb") as handle:

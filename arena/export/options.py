@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from arena.models import Participant
+from arena.models import Campaign, Participant
 from arena.vocabulary import Dimension
 from models_serving.models import ServedModel
 
@@ -51,6 +51,10 @@ class ExportOptions:
     basque_levels: tuple[str, ...] = ()
     educations: tuple[str, ...] = ()
     include_flagged: bool = False
+    # Conversations whose prompts seemed to contain personal data (Battle.privacy_flags) are left out
+    # unless asked; those a moderator hid (Battle.hidden) are never exported.
+    include_personal_data: bool = False
+    campaign: str = ""  # a Campaign slug: only the votes cast in it ("" = every vote)
 
     def describe(self) -> dict:
         """The filters as plain JSON values, for the manifest and the dataset card."""
@@ -90,12 +94,21 @@ class ExportForm(forms.Form):
         error_messages={"invalid_choice": _("Unknown education level: %(value)s.")},
     )
     include_flagged = forms.BooleanField(label=_("Include flagged votes"), required=False)
+    include_personal_data = forms.BooleanField(
+        label=_("Include conversations flagged for personal data"), required=False,
+        help_text=_("Prompts that seemed to contain an e-mail address, phone number, ID number, IBAN or postal "
+                    "address. Conversations hidden by a moderator are never exported."),
+    )
+    campaign = forms.ChoiceField(label=_("Campaign"), required=False,
+                                 error_messages={"invalid_choice": _("Unknown campaign: %(value)s.")})
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         # Any registered model (also retired ones): researchers export history, not the live roster.
         names = ServedModel.objects.order_by("public_name").values_list("public_name", flat=True)
         self.fields["models"].choices = [(name, name) for name in names]
+        self.fields["campaign"].choices = [("", _("All campaigns")),
+                                           *Campaign.objects.order_by("-starts_at").values_list("slug", "title_eu")]
         # A bad value must name itself clearly ("Unknown format: x") rather than Django's generic message.
         self.fields["format"].error_messages["invalid_choice"] = _("Unknown format: %(value)s.")
         self.fields["file_type"].error_messages["invalid_choice"] = _("Unknown file type: %(value)s.")
@@ -130,6 +143,8 @@ class ExportForm(forms.Form):
             basque_levels=tuple(sorted(data.get("basque_levels") or ())),
             educations=tuple(sorted(data.get("educations") or ())),
             include_flagged=bool(data.get("include_flagged")),
+            include_personal_data=bool(data.get("include_personal_data")),
+            campaign=data.get("campaign") or "",
         )
 
     def error_dict(self) -> dict[str, list[str]]:

@@ -78,8 +78,10 @@ def _system_prompt(conversation: list[dict]) -> str:
     return conversation[0]["content"] if conversation and conversation[0]["role"] == "system" else ""
 
 
-def matching_votes(options: ExportOptions, *, apply_flag_filter: bool = True) -> QuerySet:
-    """Votes selected by the options (every filter but the chunking).
+def matching_votes(options: ExportOptions, *, apply_flag_filter: bool = True,
+                   apply_privacy_filter: bool = True) -> QuerySet:
+    """Votes selected by the options (every filter but the chunking), without the withheld conversations
+    (``withheld_battles``) unless ``apply_privacy_filter`` is False (to count them).
 
     No join to the battle for its status: a vote exists only for a voted battle (cast_vote stores
     both in one transaction, and nothing moves a battle out of "voted"), and probing the battle of
@@ -88,6 +90,8 @@ def matching_votes(options: ExportOptions, *, apply_flag_filter: bool = True) ->
     votes = Vote.objects.all()
     if apply_flag_filter and not options.include_flagged:
         votes = votes.filter(excluded=False)
+    if apply_privacy_filter:
+        votes = _without_withheld(votes, options)
     # Dates are UTC days, like the exported timestamps.
     if options.date_from:
         votes = votes.filter(created_at__gte=dt.datetime.combine(options.date_from, dt.time.min, dt.UTC))
@@ -102,7 +106,43 @@ def matching_votes(options: ExportOptions, *, apply_flag_filter: bool = True) ->
         votes = votes.filter(basque_level__in=options.basque_levels)
     if options.educations:
         votes = votes.filter(education__in=options.educations)
+    if options.campaign:  # the copy on the vote (no join to the battle)
+        votes = votes.filter(campaign__slug=options.campaign)
     return votes
+
+
+def withheld_battles(options: ExportOptions) -> QuerySet:
+    """Battles no export of these options carries: hidden by a moderator (always), and those whose
+    prompts seemed to contain personal data (``Battle.privacy_flags``) unless the options include them."""
+    withheld = Q(hidden=True) if options.include_personal_data else Q(hidden=True) | ~Q(privacy_flags=[])
+    return Battle.objects.filter(withheld)
+
+
+WITHHELD_AS_LIST = 10_000  # up to this many withheld battles, their ids go into the chunk query as a list
+
+
+def _without_withheld(votes: QuerySet, options: ExportOptions) -> QuerySet:
+    """Leave the withheld battles' votes out without joining every vote to its battle (that join was
+    half of PostgreSQL's time in a 1M-vote export): their ids are read once, normally none or a few,
+    and excluded as a list; only an unusually long list stays a subquery for the database."""
+    withheld = withheld_battles(options).values_list("pk", flat=True)
+    ids = list(withheld[:WITHHELD_AS_LIST + 1])
+    if not ids:
+        return votes
+    return votes.exclude(battle_id__in=withheld if len(ids) > WITHHELD_AS_LIST else ids)
+
+
+def withheld_counts(options: ExportOptions) -> dict:
+    """Votes matching the other filters that were left out, by reason (a hidden battle counts as hidden
+    even when it also had personal data), for the manifest."""
+    votes = matching_votes(options, apply_privacy_filter=False).order_by()
+    hidden = votes.filter(battle__hidden=True).count()
+    personal = votes.filter(battle__hidden=False).exclude(battle__privacy_flags=[]).count()
+    return {
+        "hidden_by_moderators": hidden,
+        "personal_data": 0 if options.include_personal_data else personal,
+        "personal_data_included": personal if options.include_personal_data else 0,
+    }
 
 
 VOTE_COLUMNS = (

@@ -119,12 +119,20 @@ class Participant(models.Model):
     consent_version = models.CharField(_("consent version"), max_length=40)
     consented_at = models.DateTimeField(_("consented at"))
     ui_language = models.CharField(_("interface language"), max_length=8, default="eu")
+    # The contributors' board shows only those who opt in, under a nickname (never the username).
+    nickname = models.CharField(_("public nickname"), max_length=40, blank=True)
+    show_on_board = models.BooleanField(_("show me on the contributors' board"), default=False)
+    # Set by a moderator (ModerationAction keeps who and why): no new battles while set.
+    banned_at = models.DateTimeField(_("banned at"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     deleted_at = models.DateTimeField(_("deleted at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("participant")
         verbose_name_plural = _("participants")
+        constraints = [
+            models.UniqueConstraint(fields=["nickname"], condition=~models.Q(nickname=""), name="participant_nickname_unique"),
+        ]
 
     def __str__(self) -> str:
         return f"participant {self.public_id}"

@@ -30,6 +30,17 @@ class Battle(models.Model):
     snapshot_a = models.JSONField(default=dict)
     snapshot_b = models.JSONField(default=dict)
     failure_reason = models.TextField(blank=True)
+    campaign = models.ForeignKey(
+        "arena.Campaign", null=True, blank=True, on_delete=models.PROTECT, related_name="battles",
+        verbose_name=_("campaign"),
+    )
+    # Kinds of personal data (arena/privacy.py) found in any of its prompts; exports leave such
+    # conversations out unless asked to include them.
+    privacy_flags = models.JSONField(_("personal data found"), default=list, db_default=[], blank=True)
+    # Moderation (ModerationAction keeps who and why): flagged for review; hidden from every export.
+    # db_default: bulk loaders (COPY) may omit the columns, as for Vote.weight.
+    flagged = models.BooleanField(_("flagged"), default=False, db_default=False)
+    hidden = models.BooleanField(_("hidden from exports"), default=False, db_default=False)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -87,6 +98,8 @@ class Vote(models.Model):
     # Copies of the battle's pair: rankings group votes by pair without joining battles (2x faster at 1M votes).
     model_a = models.ForeignKey("models_serving.ServedModel", on_delete=models.PROTECT, related_name="+")
     model_b = models.ForeignKey("models_serving.ServedModel", on_delete=models.PROTECT, related_name="+")
+    # Copy of the battle's campaign: per-campaign boards and exports filter votes without a join.
+    campaign = models.ForeignKey("arena.Campaign", null=True, blank=True, on_delete=models.PROTECT, related_name="votes")
     content = models.CharField(max_length=3, choices=Choice.choices)
     language = models.CharField(max_length=3, choices=Choice.choices)
     overall = models.CharField(max_length=8, choices=OverallChoice.choices)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from arena.models.battles import Battle, Message
+from arena.models.battles import Battle, Message, Vote
 
 
 class AnswerStyle(models.Model):
@@ -25,6 +25,31 @@ class AnswerStyle(models.Model):
     class Meta:
         verbose_name = _("answer style")
         verbose_name_plural = _("answer styles")
+
+
+class VoteStyle(models.Model):
+    """Both sides' style features summed over their turns, one row per vote: what the style-controlled
+    fit reads (arena/ranking/style_data.py). Written with the ``AnswerStyle`` rows it sums
+    (arena/services/styles.py), so a million-vote fit reads one narrow row per vote instead of
+    grouping two million answer rows."""
+
+    vote = models.OneToOneField(Vote, on_delete=models.CASCADE, primary_key=True, related_name="style")
+    tokens_a = models.PositiveIntegerField(default=0)
+    headers_a = models.PositiveIntegerField(default=0)
+    list_items_a = models.PositiveIntegerField(default=0)
+    bold_a = models.PositiveIntegerField(default=0)
+    basque_chars_a = models.PositiveIntegerField(default=0)
+    language_chars_a = models.PositiveIntegerField(default=0)
+    tokens_b = models.PositiveIntegerField(default=0)
+    headers_b = models.PositiveIntegerField(default=0)
+    list_items_b = models.PositiveIntegerField(default=0)
+    bold_b = models.PositiveIntegerField(default=0)
+    basque_chars_b = models.PositiveIntegerField(default=0)
+    language_chars_b = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("vote style")
+        verbose_name_plural = _("vote styles")
 
 
 class Category(models.Model):

@@ -28,11 +28,12 @@ class VoteFilters:
     include_flagged: bool = False
     category: str = ""  # a Category slug: only battles whose first prompt has it (arena/categories.py)
     prompt_language: str = ""  # ISO code of the first prompt's language, e.g. "eu": Basque prompts only
+    campaign: str = ""  # a Campaign slug: only the votes cast in that campaign (Vote.campaign)
 
     def cache_token(self) -> str:
         return "|".join(
             [self.basque_level, self.education, str(self.date_from or ""), str(self.date_to or ""),
-             "all" if self.include_flagged else "clean", self.category, self.prompt_language]
+             "all" if self.include_flagged else "clean", self.category, self.prompt_language, self.campaign]
         )
 
     def as_q(self, *, with_flag_filter: bool = True) -> Q:
@@ -52,6 +53,8 @@ class VoteFilters:
             q &= Q(battle__prompt_label__categories__slug=self.category)
         if self.prompt_language:
             q &= Q(battle__prompt_label__language=self.prompt_language)
+        if self.campaign:
+            q &= Q(campaign__slug=self.campaign)
         return q
 
 

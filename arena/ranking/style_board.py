@@ -102,27 +102,33 @@ def style_boards(
 ) -> dict[str, StyleBoard]:
     X_all, scale = covariates(rows)
     boards = {}
+    start = None  # the previous dimension's fit: the dimensions agree closely, so fewer Newton steps
     for d, dimension in enumerate(DIMENSIONS):
         y, keep = outcome_y(rows.outcomes[dimension], both_bad_as_tie)
-        model_a, model_b, X = rows.model_a[keep], rows.model_b[keep], X_all[keep]
-        boards[dimension] = _board(
-            dimension, model_a, model_b, y, X, rows.weights[keep], scale, raw_boards[dimension], names,
-            ridge_theta=ridge_theta,
+        kept = slice(None) if keep.all() else keep  # every vote kept (the usual case): no copies of X
+        model_a, model_b, X = rows.model_a[kept], rows.model_b[kept], X_all[kept]
+        boards[dimension], start = _board(
+            dimension, model_a, model_b, y, X, rows.weights[kept], scale, raw_boards[dimension], names,
+            ridge_theta=ridge_theta, start=start,
             rounds=rounds, seed=seed + d, min_votes=min_votes, without_style=rows.votes_without_style,
         )
     return boards
 
 
 def _board(dimension, model_a, model_b, y, X, weights, scale, raw_board, names, *, ridge_theta, rounds, seed,
-           min_votes, without_style) -> StyleBoard:
-    ids = sorted(set(model_a.tolist()) | set(model_b.tolist()))
-    if len(ids) < 2:
-        return StyleBoard(dimension, [], [], votes_used=len(y), votes_without_style=without_style)
-    position = {model_id: k for k, model_id in enumerate(ids)}
-    a = np.array([position[m] for m in model_a.tolist()])
-    b = np.array([position[m] for m in model_b.tolist()])
+           min_votes, without_style, start=None) -> tuple[StyleBoard, tuple | None]:
+    """The dimension's board, and its (model ids, parameters): a start for the next dimension's fit."""
+    present = np.unique(np.concatenate([model_a, model_b]))
+    if len(present) < 2:
+        return StyleBoard(dimension, [], [], votes_used=len(y), votes_without_style=without_style), None
+    ids = present.tolist()
+    a, b = np.searchsorted(present, model_a), np.searchsorted(present, model_b)  # positions, vectorised
     n, k = len(ids), X.shape[1]
-    fitted = style_fit.fit_with_sandwich(a, b, y, X, n, ridge_theta=ridge_theta, ridge_beta=RIDGE_BETA, weights=weights)
+    start_ids, start_params = start or (None, None)
+    if start_ids != ids:
+        start_params = None  # another set of models (some had no votes in this dimension)
+    fitted = style_fit.fit_with_sandwich(a, b, y, X, n, ridge_theta=ridge_theta, ridge_beta=RIDGE_BETA, weights=weights,
+                                         start=start_params)
     params = np.concatenate([fitted.theta, fitted.beta])
     se = np.sqrt(np.clip(np.diag(fitted.cov), 0.0, None))
     draws = None
@@ -148,7 +154,7 @@ def _board(dimension, model_a, model_b, y, X, weights, scale, raw_board, names, 
         _coefficient(name, params[n + c], scale[c], {key: (lo[n + c], hi[n + c]) for key, (lo, hi) in intervals.items()})
         for c, name in enumerate(COVARIATES[:k])
     ]
-    return StyleBoard(dimension, scores, coefficients, votes_used=len(y), votes_without_style=without_style)
+    return StyleBoard(dimension, scores, coefficients, votes_used=len(y), votes_without_style=without_style), (ids, params)
 
 
 def _param_intervals(params, se, draws) -> dict[tuple[str, float], tuple[np.ndarray, np.ndarray]]:

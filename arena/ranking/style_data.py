@@ -1,19 +1,30 @@
 """Selector: one row per vote with both sides' style features, for the style-controlled fit.
 
-Each side's features are summed over its turns (``AnswerStyle`` rows grouped by battle), joined to
-the filtered votes, and read as one int32 matrix. On PostgreSQL the rows come through
-``COPY … TO STDOUT (FORMAT binary)`` straight into numpy: every column is a non-null int4, so each
-row is a fixed-size record (no per-row Python objects for a million votes). Elsewhere (SQLite in
-tests) through the cursor.
+Each side's features, summed over its turns, are stored once per vote (``VoteStyle``, written with the
+answers' features by arena/services/styles.py). (Grouping the two million ``AnswerStyle`` rows of a
+million votes here took most of the 8.9 s a style-controlled board took at that size.)
+
+On PostgreSQL two reads run at once on their own connections, each one scan without a join: the
+filtered votes' columns, and the style rows in the votes' id range. Every column comes back as one
+``int4[]`` (``array_agg``) in binary form, parsed by numpy without a Python object per value, and the
+two are matched by vote id in numpy. Measured at 1M votes (bench/leaderboard_bench.py): a binary
+``COPY`` of the joined rows yields one message per row, ~4 s of Python; the same rows as arrays with
+the join in PostgreSQL, split over two connections, 5.4–6.2 s (each half hashed the whole style
+table); these two scans, 2.2–3.0 s. Elsewhere (SQLite in tests) the joined rows through the cursor.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-from django.db import connection, transaction
+from concurrent.futures import ThreadPoolExecutor
 
-from arena.models import Vote
+import numpy as np
+import psycopg
+from django.db import connection, connections, transaction
+from psycopg.adapt import Loader
+from psycopg.pq import Format
+
+from arena.models import Vote, VoteStyle
 from arena.ranking.counts import VoteFilters
 from arena.vocabulary import DIMENSIONS
 
@@ -38,34 +49,36 @@ class StyleRows:
 
 
 def _query(filters: VoteFilters) -> tuple[str, list]:
-    votes = (Vote.objects.filter(filters.as_q())
-             .values("battle_id", "model_a_id", "model_b_id", *DIMENSIONS, "weight").order_by())
-    vote_sql, params = votes.query.sql_with_params()
-    sums = ", ".join(
-        f"SUM(CASE WHEN side = '{side}' THEN {name} ELSE 0 END) AS {name}_{side.lower()}"
-        for side in "AB" for name in SIDE_FEATURES
-    )
-    columns = ", ".join(
-        ["CAST(v.model_a_id AS integer)", "CAST(v.model_b_id AS integer)"]
-        + [_OUTCOME_SQL.format(col=f"v.{dim}") for dim in DIMENSIONS]
-        + [f"CAST(s.{name}_{side} AS integer)" for side in "ab" for name in SIDE_FEATURES]
-        + [f"CAST(ROUND(v.weight * {WEIGHT_SCALE}) AS integer)"]  # int4 like every column (binary COPY)
-    )
-    sql = (f"SELECT {columns} FROM ({vote_sql}) v JOIN "
-           f"(SELECT battle_id, {sums} FROM arena_answerstyle GROUP BY battle_id) s ON s.battle_id = v.battle_id")
+    """The joined rows (the portable path)."""
+    vote_sql, params = _votes_sql(filters)
+    columns = ", ".join(VOTE_COLUMNS[1:3] + VOTE_COLUMNS[3:-1] + STYLE_COLUMNS[1:] + VOTE_COLUMNS[-1:])
+    sql = f"SELECT {columns} FROM ({vote_sql}) v JOIN {VoteStyle._meta.db_table} s ON s.vote_id = v.id"
     return sql, list(params)
+
+
+def _votes_sql(filters: VoteFilters) -> tuple[str, tuple]:
+    votes = Vote.objects.filter(filters.as_q()).values("id", "model_a_id", "model_b_id", *DIMENSIONS, "weight")
+    return votes.order_by().query.sql_with_params()
+
+
+# Every column an int4 (the binary array parser's one layout): outcome codes, weights in millionths.
+VOTE_COLUMNS = (["CAST(v.id AS integer)", "CAST(v.model_a_id AS integer)", "CAST(v.model_b_id AS integer)"]
+                + [_OUTCOME_SQL.format(col=f"v.{dim}") for dim in DIMENSIONS]
+                + [f"CAST(ROUND(v.weight * {WEIGHT_SCALE}) AS integer)"])
+STYLE_COLUMNS = ["CAST(s.vote_id AS integer)"] + [f"CAST(s.{name}_{side} AS integer)"
+                                                  for side in "ab" for name in SIDE_FEATURES]
+WIDTH = 2 + len(DIMENSIONS) + 2 * len(SIDE_FEATURES) + 1
 
 
 def load_style_rows(filters: VoteFilters) -> StyleRows:
     """Every vote matching ``filters`` whose answers have style features, with those features."""
-    sql, params = _query(filters)
-    width = 2 + len(DIMENSIONS) + 2 * len(SIDE_FEATURES) + 1
     if connection.vendor == "postgresql":
-        matrix = _copy_binary(sql, params, width)
+        matrix = _read_postgresql(filters)
     else:
+        sql, params = _query(filters)
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
-            matrix = np.array(cursor.fetchall(), dtype=np.int64).reshape(-1, width)
+            matrix = np.array(cursor.fetchall(), dtype=np.int64).reshape(-1, WIDTH)
     total = Vote.objects.filter(filters.as_q()).count()
     k = len(SIDE_FEATURES)
     return StyleRows(
@@ -78,20 +91,74 @@ def load_style_rows(filters: VoteFilters) -> StyleRows:
     )
 
 
-def _copy_binary(sql: str, params: list, width: int) -> np.ndarray:
-    """COPY's binary format: a 19-byte header, then per row an int16 field count and, per field, an
-    int32 length and the big-endian value; a trailing int16 −1."""
-    record = np.dtype([("fields", ">i2")] + [(f"f{c}", [("length", ">i4"), ("value", ">i4")]) for c in range(width)])
+def _read_postgresql(filters: VoteFilters) -> np.ndarray:
+    vote_sql, params = _votes_sql(filters)
+    votes_query = f"SELECT {_aggregated(VOTE_COLUMNS)} FROM ({vote_sql}) v"
+    # Only the style rows in the votes' id range: a date filter reads a slice, not the table.
+    styles_query = (f"SELECT {_aggregated(STYLE_COLUMNS)} FROM {VoteStyle._meta.db_table} s "
+                    f"WHERE s.vote_id BETWEEN (SELECT MIN(id) FROM ({vote_sql}) v) AND (SELECT MAX(id) FROM ({vote_sql}) w)")
+    reads = [(votes_query, list(params)), (styles_query, list(params) * 2)]
+    if connection.in_atomic_block:  # inside a transaction (tests): its own snapshot, one connection
+        votes, styles = (_read_columns(sql, args) for sql, args in reads)
+    else:
+        with ThreadPoolExecutor(2) as pool:
+            votes, styles = pool.map(lambda read: _read_columns_in_thread(*read), reads)
+    if votes is None or styles is None:
+        return np.zeros((0, WIDTH), dtype=np.int64)
+    order = np.argsort(styles[0])
+    style_ids = styles[0][order]
+    found = np.minimum(np.searchsorted(style_ids, votes[0]), len(style_ids) - 1)
+    has_style = style_ids[found] == votes[0]
+    rows = order[found[has_style]]
+    columns = ([column[has_style] for column in votes[1:-1]] + [column[rows] for column in styles[1:]]
+               + [votes[-1][has_style]])
+    return np.stack(columns, axis=1)  # int32, native order: stacking converts; no int64 copy (memory)
+
+
+def _aggregated(columns: list[str]) -> str:
+    return ", ".join(f"array_agg({column})" for column in columns)  # one pass: the same row order in each
+
+
+def _read_columns_in_thread(sql: str, params: list) -> list[np.ndarray] | None:
+    try:
+        return _read_columns(sql, params)
+    finally:
+        connections.close_all()  # this thread's own connection
+
+
+class _RawArray(Loader):
+    """Hands an ``int4[]`` back as its binary wire form, for numpy."""
+
+    format = Format.BINARY
+
+    def load(self, data):
+        return bytes(data)
+
+
+def _read_columns(sql: str, params: list) -> list[np.ndarray] | None:
+    """One row of ``int4[]`` aggregates as numpy columns; None when no row matched."""
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SET LOCAL jit = off")  # as for the counts: compiling costs more than it saves here
-        raw = cursor.cursor  # the psycopg cursor: Django's wrapper has no COPY
-        chunks = []
-        with raw.copy(f"COPY ({sql}) TO STDOUT (FORMAT binary)", params) as copy:
-            for chunk in copy:
-                chunks.append(bytes(chunk))
-    data = b"".join(chunks)
-    body = data[19:-2]
-    rows = np.frombuffer(body, dtype=record, count=len(body) // record.itemsize)
-    if len(rows) and (rows["fields"] != width).any():
-        raise ValueError("unexpected COPY row layout")
-    return np.stack([rows[f"f{c}"]["value"] for c in range(width)], axis=1).astype(np.int64)
+        raw = psycopg.Cursor(cursor.cursor.connection)  # Django's cursor is client-side: no binary results
+        raw.adapters.register_loader(INT4_ARRAY_OID, _RawArray)
+        raw.execute(sql, params, binary=True)
+        row = raw.fetchone()
+    if row is None or row[0] is None:
+        return None
+    return [_int4_array(data) for data in row]
+
+
+INT4_ARRAY_OID = 1007
+_ELEMENT = np.dtype([("length", ">i4"), ("value", ">i4")])
+
+
+def _int4_array(data: bytes) -> np.ndarray:
+    """PostgreSQL's binary array: ndim, has-nulls flag, element type, then (size, lower bound) per
+    dimension, then an int32 length and the big-endian value per element."""
+    ndim, has_nulls = np.frombuffer(data, dtype=">i4", count=2)
+    if ndim != 1 or has_nulls:
+        raise ValueError("unexpected array layout")
+    elements = np.frombuffer(data, dtype=_ELEMENT, offset=20)
+    if (elements["length"] != 4).any():
+        raise ValueError("unexpected array element")
+    return elements["value"]

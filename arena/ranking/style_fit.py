@@ -31,24 +31,26 @@ def _sigmoid(x):
     return 0.5 * (1.0 + np.tanh(0.5 * x))
 
 
-def _blocks(a, b, X, weight, n):
-    """Σ weight·x̃x̃ᵀ for x̃ = (e_a − e_b, x): the (n + k)² matrix, built from aggregates."""
-    k = X.shape[1]
+def _blocks(a, b, XT, weight, n):
+    """Σ weight·x̃x̃ᵀ for x̃ = (e_a − e_b, x): the (n + k)² matrix, built from aggregates. ``XT`` is the
+    covariates transposed (k, N) and contiguous: each per-model sum reads one contiguous row (with
+    X's strided columns those sums took ~2.5× longer, most of a million-vote fit)."""
+    k = XT.shape[0]
     pair = np.bincount(a * n + b, weights=weight, minlength=n * n).reshape(n, n)
     pair = pair + pair.T
     out = np.zeros((n + k, n + k))
     out[:n, :n] = np.diag(pair.sum(axis=1)) - pair
-    wx = weight[:, None] * X
-    cross = np.stack([np.bincount(a, wx[:, c], minlength=n) - np.bincount(b, wx[:, c], minlength=n)
+    wxt = XT * weight
+    cross = np.stack([np.bincount(a, wxt[c], minlength=n) - np.bincount(b, wxt[c], minlength=n)
                       for c in range(k)], axis=1) if k else np.zeros((n, 0))
     out[:n, n:] = cross
     out[n:, :n] = cross.T
-    out[n:, n:] = X.T @ wx
+    out[n:, n:] = XT @ wxt.T
     return out
 
 
-def _gradient(a, b, X, resid, n):
-    return np.concatenate([np.bincount(a, resid, minlength=n) - np.bincount(b, resid, minlength=n), X.T @ resid])
+def _gradient(a, b, XT, resid, n):
+    return np.concatenate([np.bincount(a, resid, minlength=n) - np.bincount(b, resid, minlength=n), XT @ resid])
 
 
 def fit(
@@ -57,6 +59,7 @@ def fit(
 ) -> np.ndarray:
     """Posterior mode (θ, β) as one vector of n + k; ``weights`` repeat votes (the bootstrap's)."""
     k = X.shape[1]
+    XT = np.ascontiguousarray(X.T)
     weights = np.ones(len(y)) if weights is None else weights
     prior = np.concatenate([np.full(n, ridge_theta), np.full(k, ridge_beta)])
     params = np.zeros(n + k) if start is None else np.array(start, dtype=float)
@@ -65,9 +68,9 @@ def fit(
     if ridge_theta <= 0:
         level[:n, :n] = 1.0
     for _ in range(max_iter):
-        prob = _sigmoid(params[a] - params[b] + X @ params[n:])
-        grad = _gradient(a, b, X, weights * (y - prob), n) - prior * params
-        hess = _blocks(a, b, X, weights * prob * (1.0 - prob), n) + np.diag(prior)
+        prob = _sigmoid(params[a] - params[b] + params[n:] @ XT)
+        grad = _gradient(a, b, XT, weights * (y - prob), n) - prior * params
+        hess = _blocks(a, b, XT, weights * prob * (1.0 - prob), n) + np.diag(prior)
         step = np.linalg.solve(hess + level, grad)
         biggest = np.abs(step).max()
         params = params + step * min(1.0, 2.0 / max(biggest, 1e-300))  # capped: far starts stay stable
@@ -79,18 +82,19 @@ def fit(
 
 def fit_with_sandwich(
     a: np.ndarray, b: np.ndarray, y: np.ndarray, X: np.ndarray, n: int, *, ridge_theta: float, ridge_beta: float,
-    weights: np.ndarray | None = None,
+    weights: np.ndarray | None = None, start: np.ndarray | None = None,
 ) -> StyleFit:
     """The fit and its sandwich covariance H⁻¹ M H⁻¹ (H: information + prior; M: Σ w²(y − p)² x̃x̃ᵀ).
     ``weights``: each vote's weight (below 1 for near-duplicate prompts); the sandwich treats them as
-    survey weights."""
+    survey weights. ``start``: a nearby solution (another dimension's on the same votes) saves Newton steps."""
     k = X.shape[1]
     weights = np.ones(len(y)) if weights is None else weights
-    params = fit(a, b, y, X, n, ridge_theta=ridge_theta, ridge_beta=ridge_beta, weights=weights)
-    prob = _sigmoid(params[a] - params[b] + X @ params[n:])
+    params = fit(a, b, y, X, n, ridge_theta=ridge_theta, ridge_beta=ridge_beta, weights=weights, start=start)
+    XT = np.ascontiguousarray(X.T)
+    prob = _sigmoid(params[a] - params[b] + params[n:] @ XT)
     prior = np.concatenate([np.full(n, ridge_theta), np.full(k, ridge_beta)])
-    hess = _blocks(a, b, X, weights * prob * (1.0 - prob), n) + np.diag(prior)
-    meat = _blocks(a, b, X, (weights * (y - prob)) ** 2, n)
+    hess = _blocks(a, b, XT, weights * prob * (1.0 - prob), n) + np.diag(prior)
+    meat = _blocks(a, b, XT, (weights * (y - prob)) ** 2, n)
     inverse = _inverse(hess, n)
     return StyleFit(theta=params[:n], beta=params[n:], cov=inverse @ meat @ inverse, hessian=hess)
 

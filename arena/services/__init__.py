@@ -6,16 +6,18 @@ from arena.services.accounts import (
     user_account_changed,
 )
 from arena.services.battles import (
-    AcceptedPrompt, TurnPlan, abandon_battle, begin_turn, cast_vote, check_prompt, clean_prompt, finish_turn,
+    AcceptedPrompt, Answer, TurnPlan, abandon_battle, begin_turn, cast_vote, check_prompt, clean_prompt, complete_turn,
+    finish_turn,
     record_answer, settle_stale_turn, start_battle, submit_prompt,
 )
 from arena.services.errors import ArenaError
+from arena.services.pairing import Pair, SideCall, candidates, choose, draw_pair, side_call
 from arena.services.exports import fail_stale_exports, request_export, run_export_job
 
 __all__ = [
-    "AcceptedPrompt", "ArenaError", "TurnPlan", "abandon_battle", "announce_account_gone", "begin_turn", "cast_vote",
-    "check_prompt", "clean_prompt", "connect_account_signals", "delete_participant", "fail_stale_exports", "finish_turn",
-    "participant_group", "record_answer", "register_participant", "request_export", "run_export_job",
-    "settle_stale_turn",
-    "start_battle", "submit_prompt", "user_account_changed",
+    "AcceptedPrompt", "Answer", "ArenaError", "Pair", "SideCall", "TurnPlan", "abandon_battle", "announce_account_gone",
+    "begin_turn", "candidates", "cast_vote", "choose", "check_prompt", "clean_prompt", "complete_turn", "connect_account_signals", "delete_participant",
+    "draw_pair", "fail_stale_exports", "finish_turn", "participant_group", "record_answer", "register_participant",
+    "request_export", "run_export_job", "settle_stale_turn", "side_call", "start_battle", "submit_prompt",
+    "user_account_changed",
 ]

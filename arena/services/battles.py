@@ -14,14 +14,13 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from arena import sampling, selectors, transcripts
-from arena.models import ArenaConfig, Battle, Message, Participant, Vote, VoteTranscript
+from arena import privacy, selectors, transcripts
+from arena.models import Battle, Message, Participant, Vote, VoteTranscript
 from arena.vocabulary import SIDES, Side
 
 from arena.services.accounts import acting_participant
 from arena.services.errors import ArenaError
-from models_serving.client import Endpoint
-from models_serving.selectors import endpoint_for
+from arena.services.pairing import SideCall, draw_pair, side_call
 
 logger = logging.getLogger(__name__)
 
@@ -33,17 +32,12 @@ def start_battle(*, participant: Participant) -> Battle:
     return _start_battle(participant)
 
 
-def _start_battle(participant: Participant, status: str = Battle.Status.OPEN) -> Battle:
-    from models_serving.selectors import available_models
-
-    config = ArenaConfig.current()
-    try:
-        model_a, model_b = sampling.choose_pair(list(available_models()), config)
-    except sampling.NotEnoughModels:
-        raise ArenaError("no_models", _("There are not enough models available right now. Please try again later."))
+def _start_battle(participant: Participant, status: str = Battle.Status.OPEN,
+                  proposed: tuple[int, int] | None = None) -> Battle:
+    pair = draw_pair(proposed=proposed)
     return Battle.objects.create(
-        participant=participant, model_a=model_a, model_b=model_b, status=status,
-        snapshot_a=model_a.sampling_snapshot(), snapshot_b=model_b.sampling_snapshot(),
+        participant=participant, model_a=pair.model_a, model_b=pair.model_b, status=status, campaign=pair.campaign,
+        snapshot_a=pair.model_a.sampling_snapshot(), snapshot_b=pair.model_b.sampling_snapshot(),
     )
 
 
@@ -107,18 +101,6 @@ def _check_rate(participant: Participant) -> None:
         raise ArenaError("rate_limited", _("You are sending messages too fast. Wait a minute and try again."))
 
 
-@dataclass(frozen=True)
-class SideCall:
-    """How to ask one side's model for its answer: decided with the prompt, so the consumer starts both
-    upstream requests without another database round trip (profiled: bench/relay_timeline.py)."""
-
-    model_id: int
-    endpoint: Endpoint
-    temperature: float
-    top_p: float
-    max_tokens: int
-
-
 @dataclass
 class TurnPlan:
     """What the consumer needs to stream one turn: per side, the conversation and the call to make."""
@@ -139,9 +121,17 @@ def begin_turn(*, battle_id, participant: Participant, text: str) -> TurnPlan:
     The account check, the rate limit's count and the insert happen in one transaction under the
     participant's row lock, so prompts sent at once from many sockets or processes are counted one
     after the other: exactly PROMPTS_PER_MINUTE get through."""
-    acting_participant(participant)
+    _refuse_banned(acting_participant(participant))
     _check_rate(participant)
     return _begin_turn(_locked_battle(battle_id, participant), text)
+
+
+def _refuse_banned(current: Participant) -> None:
+    """A volunteer a moderator banned (arena/services/moderation.py) sends no more prompts, so starts
+    no new battle either; ``current`` is the row just read under its lock."""
+    if current.banned_at is not None:
+        raise ArenaError("banned", _("A moderator has blocked this account from new conversations. "
+                                     "If you think this is a mistake, write to us from the contact page."))
 
 
 def _locked_battle(battle_id, participant: Participant) -> Battle:
@@ -159,18 +149,19 @@ def _begin_turn(battle: Battle, text: str, *, new: bool = False) -> TurnPlan:
     if turn >= settings.ARENA["MAX_TURNS"]:
         raise ArenaError("too_many_turns", _("This conversation is long enough. Please vote."))
     Message.objects.create(battle=battle, turn=turn, role=Message.Role.USER, content=text)
+    # What the prompt seems to contain (the browser warned; sent anyway): exports leave such battles out.
+    flags = sorted(set(battle.privacy_flags or ()) | set(privacy.detect(text)))
+    changed = ["privacy_flags"] if flags != (battle.privacy_flags or []) else []
+    battle.privacy_flags = flags
     if not new:
         battle.status = Battle.Status.ANSWERING
-        battle.save(update_fields=["status", "updated_at"])
+        battle.save(update_fields=["status", "updated_at", *changed])
+    elif changed:
+        battle.save(update_fields=changed)
     rows.append((turn, Message.Role.USER.value, "", text))  # the prompt just stored, as values_list reads it
     conversations = transcripts.conversations(battle.snapshot_a, battle.snapshot_b, rows)
     return TurnPlan(turn=turn, messages_a=conversations[Side.A], messages_b=conversations[Side.B],
-                    calls={side: _side_call(battle.model_for(side), battle.snapshot_for(side)) for side in SIDES})
-
-
-def _side_call(model, snapshot: dict) -> SideCall:
-    return SideCall(model_id=model.pk, endpoint=endpoint_for(model), temperature=snapshot["temperature"],
-                    top_p=snapshot["top_p"], max_tokens=snapshot["max_tokens"])
+                    calls={side: side_call(battle.model_for(side), battle.snapshot_for(side)) for side in SIDES})
 
 
 @dataclass
@@ -183,15 +174,18 @@ class AcceptedPrompt:
 
 
 @transaction.atomic
-def submit_prompt(*, participant: Participant, battle_id, text) -> AcceptedPrompt:
+def submit_prompt(*, participant: Participant, battle_id, text,
+                  proposed: tuple[int, int] | None = None) -> AcceptedPrompt:
     """A prompt from the battle socket, all or nothing: validate it, check the account and the rate
     limit under the participant's row lock, start a battle when there is none (``battle_id`` None),
-    store the prompt. A refusal leaves nothing behind, not even an empty battle."""
+    store the prompt. A refusal leaves nothing behind, not even an empty battle. ``proposed``: the
+    pair the socket drew ahead for a new battle (see ``draw_pair``)."""
     text = clean_prompt(text)
-    acting_participant(participant)
+    _refuse_banned(acting_participant(participant))
     _check_rate(participant)  # under the lock, and before drawing a pair for a prompt that would be refused
     new_battle = battle_id is None
-    battle = (_start_battle(participant, Battle.Status.ANSWERING) if new_battle  # no UPDATE after the INSERT
+    battle = (_start_battle(participant, Battle.Status.ANSWERING, proposed)  # no UPDATE after the INSERT
+              if new_battle
               else _locked_battle(battle_id, participant))
     plan = _begin_turn(battle, text, new=new_battle)
     return AcceptedPrompt(battle_id=battle.pk, new_battle=new_battle, plan=plan)
@@ -219,15 +213,47 @@ def finish_turn(*, battle_id, failed: bool = False, reason: str = "") -> str:
     battle = Battle.objects.select_for_update().filter(pk=battle_id).first()
     if battle is None:
         return Battle.Status.ABANDONED  # re-keyed while streaming: the account was deleted
+    return _settle(battle, Battle.Status.FAILED if failed else Battle.Status.READY, reason)
+
+
+def _settle(battle: Battle, status: str, reason: str = "") -> str:
     if battle.status != Battle.Status.ANSWERING:
         return battle.status
-    if failed:
-        battle.status = Battle.Status.FAILED
-        battle.failure_reason = reason[:2000]
-    else:
-        battle.status = Battle.Status.READY
+    battle.status = status
+    battle.failure_reason = reason[:2000] if status == Battle.Status.FAILED else ""
     battle.save(update_fields=["status", "failure_reason", "updated_at"])
     return battle.status
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One side's answer of a turn, as the relay ends it."""
+
+    side: str
+    content: str
+    finish_reason: str
+    error: str = ""
+    token_count: int = 0
+    ttft_ms: int | None = None
+    duration_ms: int | None = None
+
+
+@transaction.atomic
+def complete_turn(*, battle_id, turn: int, answers: list[Answer], status: str, reason: str = "") -> str:
+    """A turn's end in one transaction: its answers stored and the battle moved to ``status`` (ready,
+    failed or abandoned) if it is still answering. One transaction per turn instead of one per side
+    plus one for the end: at 200 battles the per-turn database work was ~30 % of a worker's CPU."""
+    battle = Battle.objects.select_for_update().filter(pk=battle_id).first()
+    if battle is None:
+        return Battle.Status.ABANDONED  # re-keyed while streaming: the account was deleted
+    Message.objects.bulk_create(
+        [Message(battle_id=battle_id, turn=turn, role=Message.Role.ASSISTANT, side=answer.side, content=answer.content,
+                 finish_reason=answer.finish_reason[:20], error=answer.error[:2000], token_count=answer.token_count,
+                 ttft_ms=answer.ttft_ms, duration_ms=answer.duration_ms) for answer in answers],
+        update_conflicts=True, unique_fields=["battle", "turn", "role", "side"],
+        update_fields=["content", "finish_reason", "error", "token_count", "ttft_ms", "duration_ms"],
+    )
+    return _settle(battle, status, reason)
 
 
 # ---------------------------------------------------------------- votes
@@ -257,7 +283,7 @@ def _store_vote(*, battle_id, participant: Participant, content: str, language: 
         raise ArenaError("not_ready", _("This battle cannot be voted."))
     vote = Vote.objects.create(
         battle=battle, participant=participant, model_a_id=battle.model_a_id, model_b_id=battle.model_b_id,
-        content=content, language=language, overall=overall,
+        campaign_id=battle.campaign_id, content=content, language=language, overall=overall,
         basque_level=participant.basque_level, education=participant.education,
     )
     side_a, side_b = selectors.transcripts_of([battle])[str(battle.pk)]  # final now: no more turns after a vote

@@ -10,7 +10,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from arena.models import AnswerStyle, Message
+from django.db import transaction
+from django.db.models import IntegerField, Q, Sum
+from django.db.models.functions import Coalesce
+
+from arena.models import AnswerStyle, Message, Vote, VoteStyle
 from arena.style import style_features
 
 logger = logging.getLogger(__name__)
@@ -19,7 +23,8 @@ logger = logging.getLogger(__name__)
 def store_answer_styles(*, battle_ids: Iterable) -> int:
     """Store the features of these battles' answers that have none yet; returns how many were stored.
     A detector failure skips that answer (logged) and never touches the answer itself."""
-    missing = (Message.objects.filter(battle_id__in=list(battle_ids), role=Message.Role.ASSISTANT, style__isnull=True)
+    battle_ids = list(battle_ids)
+    missing = (Message.objects.filter(battle_id__in=battle_ids, role=Message.Role.ASSISTANT, style__isnull=True)
                .values_list("pk", "battle_id", "side", "content", "token_count"))
     rows = []
     for message_id, battle_id, side, content, token_count in missing:
@@ -32,5 +37,26 @@ def store_answer_styles(*, battle_ids: Iterable) -> int:
             message_id=message_id, battle_id=battle_id, side=side, tokens=style.tokens, headers=style.headers,
             list_items=style.list_items, bold=style.bold, basque_chars=style.basque_chars,
             language_chars=style.language_chars))
-    AnswerStyle.objects.bulk_create(rows, ignore_conflicts=True)  # a concurrent batch may have stored some
+    with transaction.atomic():
+        AnswerStyle.objects.bulk_create(rows, ignore_conflicts=True)  # a concurrent batch may have stored some
+        store_vote_styles(battle_ids=battle_ids)
+    return len(rows)
+
+
+SUMMED_FEATURES = ("tokens", "headers", "list_items", "bold", "basque_chars", "language_chars")
+
+
+def store_vote_styles(*, battle_ids: Iterable) -> int:
+    """(Re)write the per-vote sums of these battles' answer features: one ``VoteStyle`` row per vote
+    with at least one stored answer. An upsert, so a batch that stored more answers later corrects it."""
+    sums = {
+        f"{name}_{side.lower()}": Coalesce(Sum(name, filter=Q(side=side)), 0, output_field=IntegerField())
+        for side in "AB" for name in SUMMED_FEATURES
+    }
+    battle_ids = list(battle_ids)
+    per_battle = AnswerStyle.objects.filter(battle_id__in=battle_ids).values("battle_id").annotate(**sums)
+    features = {row.pop("battle_id"): row for row in per_battle}
+    votes = Vote.objects.filter(battle_id__in=list(features)).values_list("pk", "battle_id")
+    rows = [VoteStyle(vote_id=vote_id, **features[battle_id]) for vote_id, battle_id in votes]
+    VoteStyle.objects.bulk_create(rows, update_conflicts=True, unique_fields=["vote"], update_fields=list(sums))
     return len(rows)

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_POST
 
 from arena import selectors, services, tasks
 from arena.forms import VoteForm
-from arena.models import Battle, Vote
+from arena.models import ArenaConfig, Battle, Reaction, Vote
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +50,11 @@ def battle_strings() -> dict:
             "email": _("an e-mail address"), "phone": _("a phone number"), "id_number": _("an ID number"),
             "iban": _("a bank account number (IBAN)"), "address": _("a postal address"),
         },
+        # Optional reactions to one answer (arena/services/reactions.py) and the reveal's headings.
+        "reactions": {kind: str(label) for kind, label in Reaction.Kind.choices},
+        "reactionsLabel": _("React to this answer (optional)"),
+        "figuresTitle": _("Measured on its answers here"),
+        "leaderboardLink": _("See it on the leaderboard"),
     }
 
 
@@ -62,6 +67,7 @@ def battle_page(request):
         "prompt_max_chars": settings.ARENA["PROMPT_MAX_CHARS"],
         "examples": [{"category": category, "prompt": prompt} for category, prompt in EXAMPLE_PROMPTS],
         "strings": battle_strings(),
+        "banned": participant.banned_at is not None,
     })
 
 
@@ -77,6 +83,7 @@ def vote(request, battle_id):
             {"error": "invalid_vote", "message": _("Answer all three questions."), "fields": form.errors},
             status=400,
         )
+    board_state = selectors.published_board_state()  # the board before this vote (a refresh may follow it)
     try:
         # Quality checks and the leaderboard refresh run once the vote is really stored.
         services.cast_vote(battle_id=battle_id, participant=participant, **form.cleaned_data,
@@ -95,7 +102,10 @@ def vote(request, battle_id):
         return JsonResponse({"error": "retry", "message": _("Your vote could not be stored just now. Try again.")},
                             status=503)
     battle = Battle.objects.select_related("model_a", "model_b").get(pk=battle_id)
-    return JsonResponse({"status": "voted", "reveal": selectors.reveal(battle)})
+    # The overall fit leaves "both bad" out unless it counts as a tie (arena/ranking/counts.py).
+    counted = form.cleaned_data["overall"] != "both_bad" or ArenaConfig.current().both_bad_as_tie
+    return JsonResponse({"status": "voted", "reveal": selectors.reveal(battle, board_state=board_state,
+                                                                       counted=counted)})
 
 
 def _is_repeat(battle_id, participant, choices: dict) -> bool:

@@ -13,11 +13,12 @@ from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpResponse
 from django.shortcuts import render
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from arena import ranking, tasks
-from arena.models import ArenaConfig, Category, Participant
+from arena.models import ArenaConfig, Campaign, Category, Participant
 from arena.ranking import plots, tables
 from arena.ranking.counts import votes_since
 from arena.vocabulary import DIMENSIONS, Dimension, exclusion_label
@@ -74,6 +75,7 @@ class LeaderboardFilterForm(forms.Form):
         ("", gettext_lazy("Any")), ("eu", gettext_lazy("Basque prompts only")), ("es", gettext_lazy("Spanish")),
         ("en", gettext_lazy("English")), ("fr", gettext_lazy("French")),
     ])
+    campaign = forms.ChoiceField(label=gettext_lazy("Campaign"), required=False)
     confidence = forms.ChoiceField(label=gettext_lazy("Interval"), required=False,
                                    choices=[("90", "90%"), ("95", "95%")])
     method = forms.ChoiceField(label=gettext_lazy("Interval method"), required=False,
@@ -82,6 +84,9 @@ class LeaderboardFilterForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["category"].choices = [("", _("All topics")), *Category.objects.values_list("slug", "name")]
+        language = translation.get_language() or "eu"
+        self.fields["campaign"].choices = [("", _("All votes")),
+                                           *((c.slug, c.title_for(language)) for c in Campaign.objects.all())]
 
     def clean(self):
         data = super().clean()
@@ -98,7 +103,7 @@ class LeaderboardFilterForm(forms.Form):
             basque_level=data.get("basque_level") or "", education=data.get("education") or "",
             date_from=data.get("date_from"), date_to=data.get("date_to"),
             include_flagged=data.get("flagged") == "include", category=data.get("category") or "",
-            prompt_language=data.get("prompt_language") or "",
+            prompt_language=data.get("prompt_language") or "", campaign=data.get("campaign") or "",
         )
 
 

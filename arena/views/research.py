@@ -31,7 +31,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from arena import agreement, selectors, services, tasks
 from arena.export import Export, ExportConfigurationError, ExportForm
 from arena.export.source import matching_votes
-from arena.models import ExportJob, Vote
+from arena.models import ExportJob, Reaction, Vote
 from arena.ranking.counts import VoteFilters
 
 logger = logging.getLogger(__name__)
@@ -48,6 +48,7 @@ def _page(request: HttpRequest, form: ExportForm, *, status: int = 200, error: s
     jobs = selectors.export_jobs_for(request.user)
     return render(request, "arena/research.html", {
         "form": form, "totals": totals, "jobs": jobs, "error": error,
+        "reaction_kinds": Reaction.Kind.choices, "reactions": selectors.reaction_counts_by_model(),
         "inline_max": settings.ARENA["EXPORT_INLINE_MAX_VOTES"],
         "in_progress": any(not job.finished for job in jobs),
     }, status=status)
@@ -63,7 +64,22 @@ def research_page(request: HttpRequest):
         return redirect_to_login(request.get_full_path())
     if not _may_export(request):
         return _denied(request)
+    if request.GET.get("csv") == "reactions":
+        response = HttpResponse(_reactions_csv(selectors.reaction_counts_by_model()),
+                                content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="reactions-by-model.csv"'
+        return response
     return _page(request, ExportForm())
+
+
+def _reactions_csv(rows: list[dict]) -> str:
+    """Reactions per model and kind (the page's table), kinds as their stored codes."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["model", *Reaction.Kind.values, "total"])
+    writer.writerows([row["model"], *(row["counts"][kind] for kind in Reaction.Kind.values), row["total"]]
+                     for row in rows)
+    return buffer.getvalue()
 
 
 @require_http_methods(["GET", "POST"])

@@ -264,6 +264,9 @@ ARENA = {
     # A side's text deltas reach the browser at most once per this many ms (the first at once): fewer,
     # larger frames for the same text (bench/relay_scale.py measures 0 vs 40). 0: one frame per send.
     "FRAME_INTERVAL_MS": env_int("ARENA_FRAME_INTERVAL_MS", 40),
+    # Start a turn's upstream requests while its prompt's transaction runs (arena/upstream.py); off only
+    # to measure what it saves (bench/arena_latency.py ttft --no-speculation).
+    "SPECULATIVE_START": os.environ.get("ARENA_SPECULATIVE_START", "1") != "0",
     # Retries of a request that failed before its first token.
     "CONNECT_RETRIES": env_int("ARENA_CONNECT_RETRIES", 1),
     # Secret salt for participant hashes in exports (same salt -> same hash across exports).

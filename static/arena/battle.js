@@ -24,6 +24,8 @@
   let votable = false;  // the battle can be voted (the form is hidden only while a prompt is in flight)
   let pending = null;  // a prompt sent whose turn has not started: {text, bubbles}
   let attempts = 0, reconnectTimer = null, resuming = false, resumeTries = 0;
+  // Reactions: the battle they go to (kept after the vote, unlike battleId) and the turn streaming now.
+  let reactBattle = null, currentTurn = 0;
 
   function setStatus(text, kind) { statusEl.textContent = text; statusEl.className = "notice " + (kind || ""); }
   function lock(on) {
@@ -33,6 +35,7 @@
   }
   function remember(id) {
     battleId = id;
+    if (id) reactBattle = id;
     try {
       if (id) sessionStorage.setItem(STORE, id); else sessionStorage.removeItem(STORE);
     } catch (error) { /* storage disabled: resuming still works while the page stays open */ }
@@ -67,7 +70,7 @@
     }
   }
   function clearLogs() {
-    $("log-A").textContent = ""; $("log-B").textContent = ""; current = {}; pending = null;
+    $("log-A").textContent = ""; $("log-B").textContent = ""; current = {}; pending = null; reactBattle = battleId;
     for (const side of ["A", "B"]) $("name-" + side).textContent = "";
   }
   function resetView() {
@@ -95,9 +98,11 @@
           div.innerHTML = answer.html;  // sanitised on the server (nh3)
           div.classList.add("rendered");
           if (answer.finish_reason === "disconnected") div.classList.add("cut");
+          addReactions(side, turn.turn, div);
         }
       }
     }
+    loadReactions();
     $("examples").hidden = frame.turns.length > 0;
     lock(false);
     votable = frame.can_vote;
@@ -191,7 +196,7 @@
       case "battle": remember(frame.battle); break;
       case "resumed": resuming = false; restore(frame); break;
       case "turn_start":
-        pending = null;
+        pending = null; currentTurn = frame.turn;
         current = {A: bubble("A", "assistant", ""), B: bubble("B", "assistant", "")};
         current.A.classList.add("streaming"); current.B.classList.add("streaming");
         break;
@@ -203,6 +208,7 @@
           current[frame.side].innerHTML = frame.html;  // sanitised on the server (nh3)
           current[frame.side].classList.remove("streaming");
           current[frame.side].classList.add("rendered");
+          addReactions(frame.side, currentTurn, current[frame.side]);
         }
         break;
       case "turn_done":
@@ -210,6 +216,8 @@
         lock(false);
         votable = frame.can_vote;
         if (frame.can_vote) {
+          // A side stopped by the volunteer has no side_done: its stored answer can take reactions too.
+          for (const side of ["A", "B"]) if (current[side]) addReactions(side, currentTurn, current[side]);
           setStatus(frame.stopped ? T.stoppedVoteNow : T.voteNow);
           showVote(true);
         } else if (frame.status === "failed") {
@@ -269,6 +277,101 @@
   $("new-battle").addEventListener("click", newBattle);
   $("again").addEventListener("click", newBattle);
 
+  // ------------------------------------------------------------ reactions to one answer (optional, toggled)
+  const reactionBars = {};  // "turn-side" -> its bar: one per answer
+  function addReactions(side, turn, afterDiv) {
+    const key = turn + "-" + side;
+    if (reactionBars[key] && reactionBars[key].isConnected) return;
+    const bar = document.createElement("div");
+    bar.className = "reactions";
+    bar.setAttribute("role", "group");
+    bar.setAttribute("aria-label", T.reactionsLabel);
+    for (const kind of Object.keys(T.reactions)) {
+      const button = document.createElement("button");
+      button.type = "button"; button.className = "reaction";
+      button.dataset.side = side; button.dataset.turn = String(turn); button.dataset.kind = kind;
+      button.setAttribute("aria-pressed", "false");
+      button.textContent = T.reactions[kind];
+      bar.appendChild(button);
+    }
+    afterDiv.after(bar);
+    reactionBars[key] = bar;
+  }
+  function pressed(side, turn, kind, on) {
+    const bar = reactionBars[turn + "-" + side];
+    const button = bar && bar.querySelector('button[data-kind="' + kind + '"]');
+    if (button) button.setAttribute("aria-pressed", on ? "true" : "false");
+  }
+  async function loadReactions() {
+    // A resumed battle: show which reactions this volunteer had already given.
+    if (!reactBattle) return;
+    try {
+      const response = await fetch("/battle/" + reactBattle + "/react/", {credentials: "same-origin"});
+      if (!response.ok) return;
+      for (const r of (await response.json()).reactions) pressed(r.side, r.turn, r.kind, true);
+    } catch (error) { /* offline: the buttons still work once it is back */ }
+  }
+  async function react(button) {
+    if (!reactBattle || button.disabled) return;
+    const body = new FormData();
+    body.append("side", button.dataset.side); body.append("turn", button.dataset.turn);
+    body.append("kind", button.dataset.kind);
+    button.disabled = true;
+    try {
+      const response = await fetch("/battle/" + reactBattle + "/react/", {
+        method: "POST", body: body, credentials: "same-origin",
+        headers: {"X-CSRFToken": voteForm.elements.csrfmiddlewaretoken.value},
+      });
+      const data = await response.json();
+      if (response.ok) button.setAttribute("aria-pressed", data.active ? "true" : "false");
+      else setStatus(data.message, "error");
+    } catch (error) {
+      setStatus(T.disconnected, "error");
+    } finally {
+      button.disabled = false;
+    }
+  }
+  for (const side of ["A", "B"]) {
+    $("log-" + side).addEventListener("click", (event) => {
+      const button = event.target.closest("button.reaction");
+      if (button) react(button);
+    });
+  }
+
+  // ------------------------------------------------------------ what the vote revealed
+  function definitions(lines) {
+    const dl = document.createElement("dl");
+    for (const line of lines) {
+      const dt = document.createElement("dt"), dd = document.createElement("dd");
+      dt.textContent = line.label; dd.textContent = line.value;
+      dl.append(dt, dd);
+    }
+    return dl;
+  }
+  function showCard(side, info) {
+    // Everything as text: names and descriptions are typed by admins, never trusted as HTML.
+    $("card-title-" + side).textContent = side + ": " + info.name;
+    const body = $("card-" + side);
+    body.textContent = "";
+    if (!info.card) return;
+    body.appendChild(definitions(info.card.lines));
+    const link = document.createElement("a");
+    link.href = info.card.leaderboard_url; link.textContent = T.leaderboardLink;
+    body.appendChild(link);
+    const figuresTitle = document.createElement("h4");
+    figuresTitle.textContent = T.figuresTitle;
+    body.append(figuresTitle, definitions(info.figures.lines));
+    if (info.energy) {
+      const energy = document.createElement("p");
+      energy.className = "energy";
+      energy.textContent = info.energy.text + " ";
+      const source = document.createElement("small");
+      source.textContent = info.energy.source_text;
+      energy.appendChild(source);
+      body.appendChild(energy);
+    }
+  }
+
   // ------------------------------------------------------------ the vote (its form's own behaviour: vote_form.js)
   voteForm.addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -303,7 +406,9 @@
       const info = data.reveal[side];
       $("name-" + side).textContent = ": " + info.name;
       $("reveal-" + side).textContent = info.name + (info.description ? " — " + info.description : "");
+      showCard(side, info);
     }
+    $("vote-effect").textContent = data.reveal.vote ? data.reveal.vote.text : "";
     $("reveal-choice").textContent = T.yourChoice + " " + ["content", "language", "overall"].map(
       (name) => T.questions[name] + ": " + T.choices[chosen[name]]).join("; ") + ".";
     revealEl.hidden = false;

@@ -136,3 +136,18 @@ def arena_data(db):
         person["hash"] = participant_hash(person["public_id"])
     with override_settings(ARENA=EXPORT_SETTINGS):
         yield {"battles": battles, "people": raw, "models": (latxa, gemma, llama)}
+
+
+def sign_up_in_browser(page, username: str, password: str) -> None:
+    """Fill the open sign-up page as a native speaker with a degree, accept, and wait until the battle
+    page can send."""
+    page.fill("#id_username", username)
+    page.fill("#id_password1", password)
+    page.fill("#id_password2", password)
+    page.select_option("#id_basque_level", "native")
+    page.select_option("#id_education", "university")
+    page.check("#id_age_confirmed")
+    page.check("#id_consent")
+    page.click("form.stacked button[type=submit]")
+    page.wait_for_url("**/battle/")
+    page.wait_for_function("() => !document.getElementById('send').disabled")

@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from arena import selectors
 from arena.export import Export, ExportForm
+from arena.services.styles import store_vote_styles
 from arena.models import AnswerStyle, Battle, Message, Participant, Vote, VoteTranscript
 from models_serving.models import ServedModel
 
@@ -267,3 +268,33 @@ def add_styled_votes(models, rng, votes: int, tokens: list[int], length_effect: 
              content=c, language=c, overall=c, basque_level=voter.basque_level, education=voter.education)
         for battle, c in zip(battles, choice)
     ])
+    store_vote_styles(battle_ids=[battle.pk for battle in battles])
+
+
+# ---------------------------------------------------------------- campaigns (issue #13)
+
+
+def make_campaign(slug: str = "udazkena", *, starts: dt.datetime | None = None, ends: dt.datetime | None = None,
+                  models=(), targets=(), **fields):
+    """A campaign running now unless ``starts``/``ends`` say otherwise, listing ``models`` (each with
+    the matching entry of ``targets`` as its vote target, 0 when missing)."""
+    from arena.models import Campaign, CampaignModel
+
+    now = timezone.now()
+    campaign = Campaign.objects.create(
+        slug=slug, title_eu=fields.pop("title_eu", f"Kanpaina {slug}"), starts_at=starts or now - dt.timedelta(days=1),
+        ends_at=ends or now + dt.timedelta(days=10), **fields,
+    )
+    for k, model in enumerate(models):
+        CampaignModel.objects.create(campaign=campaign, model=model, vote_target=targets[k] if k < len(targets) else 0)
+    return campaign
+
+
+def add_campaign_votes(campaign, participant, models, count: int, *, excluded: bool = False, when=None,
+                       reasons: list[str] | None = None) -> list[Vote]:
+    """``count`` votes by ``participant`` between ``models[0]`` and ``models[1]`` cast in ``campaign``."""
+    votes = add_votes([(models[0], models[1], "A", "A", "A")] * count, participant=participant, when=when,
+                      excluded=excluded, reasons=reasons)
+    Vote.objects.filter(pk__in=[v.pk for v in votes]).update(campaign=campaign)
+    Battle.objects.filter(vote__in=votes).update(campaign=campaign)
+    return votes

@@ -12,13 +12,14 @@ import os
 import pytest
 
 from tests.arena.conftest import consent_text, make_participant, register_model, session_cookie
+from tests.arena.factories import make_campaign
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 PHONE = {"width": 390, "height": 844}
 LOGGED_OUT = ["/", "/about/", "/faq/", "/privacy/", "/contact/", "/leaderboard/", "/benchmarks/", "/login/",
-              "/login/?next=/battle/", "/account/signup/", "/account/password/reset/"]
-LOGGED_IN = ["/", "/contributions/", "/account/data/", "/leaderboard/", "/benchmarks/"]
+              "/login/?next=/battle/", "/account/signup/", "/account/password/reset/", "/campaign/", "/contributors/"]
+LOGGED_IN = ["/", "/contributions/", "/account/data/", "/leaderboard/", "/benchmarks/", "/contributors/"]
 DARK = ["/", "/faq/", "/login/?next=/battle/", "/account/signup/"]
 BLOCKING = {"serious", "critical"}
 
@@ -59,8 +60,10 @@ def test_no_serious_or_critical_axe_violation(live_server_asgi, browser, fake_op
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     cache.clear()  # the leaderboard starts empty whatever ran before in this process
     consent_text()
-    register_model("Eredu-Motela-1", "slow", fake_openai.base_url)
-    register_model("Eredu-Motela-2", "slow", fake_openai.base_url, temperature=0.5)
+    slow = [register_model("Eredu-Motela-1", "slow", fake_openai.base_url),
+            register_model("Eredu-Motela-2", "slow", fake_openai.base_url, temperature=0.5)]
+    # A running campaign with targets and a raffle: home, battle and campaign pages show its progress bars.
+    make_campaign("axe", models=slow, targets=[10, 10], vote_target=50, votes_per_raffle_entry=2)
     found: list[dict] = []
     audited: list[str] = []
 

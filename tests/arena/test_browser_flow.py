@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from tests.arena.conftest import consent_text, register_model
+from tests.arena.conftest import consent_text, register_model, sign_up_in_browser
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -28,16 +28,7 @@ def test_volunteer_flow(live_server_asgi, browser, fake_openai, tmp_path, monkey
 
     page.goto(live_server_asgi.url + "/account/signup/")
     assert page.locator("html").get_attribute("lang") == "eu"
-    page.fill("#id_username", "nerea")
-    page.fill("#id_password1", "Pintxoak-2026!")
-    page.fill("#id_password2", "Pintxoak-2026!")
-    page.select_option("#id_basque_level", "native")
-    page.select_option("#id_education", "university")
-    page.check("#id_age_confirmed")
-    page.check("#id_consent")
-    page.click("form.stacked button[type=submit]")
-    page.wait_for_url("**/battle/")
-    page.wait_for_function("() => !document.getElementById('send').disabled")
+    sign_up_in_browser(page, "nerea", "Pintxoak-2026!")
 
     html_before_vote = page.content()
     page.fill("#prompt", "Kaixo! Zer moduz?")

@@ -55,3 +55,26 @@ def test_0004_freezes_votes_cast_before_it_as_the_service_does(participant, echo
     finally:
         freeze_migration.BATCH = 1000
     assert {row.pk: (row.side_a, row.side_b) for row in VoteTranscript.objects.all()} == frozen
+
+
+@pytest.mark.django_db
+def test_0012_puts_earlier_votes_in_a_default_campaign_and_sums_their_styles():
+    from arena.models import AnswerStyle, Battle, Campaign, VoteStyle
+    from tests.arena.factories import add_votes, make_models
+
+    migration = importlib.import_module("arena.migrations.0012_campaigns_feedback_vote_style")
+    migration.default_campaign(apps, None)
+    assert not Campaign.objects.exists()  # a new site gets no campaign: the arena stays open
+    m1, m2 = make_models(2)
+    votes = add_votes([(m1, m2, "A", "A", "A"), (m2, m1, "B", "B", "B")])
+    for turn in range(2):
+        message = Message.objects.create(battle=votes[0].battle, turn=turn, role="assistant", side="B", content="x")
+        AnswerStyle.objects.create(message=message, battle=votes[0].battle, side="B", tokens=4 + turn, bold=1)
+    migration.default_campaign(apps, None)
+    migration.vote_styles(apps, None)
+    campaign = Campaign.objects.get(slug="default")
+    assert set(Vote.objects.values_list("campaign", flat=True)) == {campaign.pk}
+    assert set(Battle.objects.values_list("campaign", flat=True)) == {campaign.pk}
+    assert campaign.starts_at <= min(v.battle.created_at for v in votes) and campaign.ends_at.year == 2100
+    style = VoteStyle.objects.get()
+    assert (style.vote_id, style.tokens_a, style.tokens_b, style.bold_b) == (votes[0].pk, 0, 9, 2)

@@ -33,6 +33,9 @@ class Command(BaseCommand):
         parser.add_argument("--basque-level", action="append", default=[], help="e.g. C1-C2; repeat for more")
         parser.add_argument("--education", action="append", default=[], help="e.g. university; repeat for more")
         parser.add_argument("--include-flagged", action="store_true", help="also export votes the quality checks flagged")
+        parser.add_argument("--include-personal-data", action="store_true",
+                            help="also export conversations whose prompts seemed to hold personal data")
+        parser.add_argument("--campaign", default="", help="a campaign's code: only the votes cast in it")
         parser.add_argument("--output", "-o", help="zip file, or folder for --file-type hf "
                                                    "(default: the download's name in the current folder)")
         parser.add_argument("--force", action="store_true", help="replace an existing output")
@@ -43,6 +46,7 @@ class Command(BaseCommand):
             "date_from": opts["date_from"], "date_to": opts["date_to"], "models": opts["model"],
             "models_match": opts["models_match"], "basque_levels": opts["basque_level"],
             "educations": opts["education"], "include_flagged": opts["include_flagged"],
+            "include_personal_data": opts["include_personal_data"], "campaign": opts["campaign"],
         })
         if not form.is_valid():
             raise CommandError("invalid options:\n" + "\n".join(

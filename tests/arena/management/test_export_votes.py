@@ -72,3 +72,24 @@ def test_a_failed_export_leaves_nothing_on_disk_and_says_so(arena_data, tmp_path
     files_then, _bytes = seen[-1]
     assert files_then >= 1  # it failed midway, with the temporary output open
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.django_db
+def test_command_exports_one_campaigns_votes_and_names_it_in_the_manifest(tmp_path):
+    import json
+
+    from tests.arena.factories import add_campaign_votes, make_campaign, make_models, make_voter
+
+    models = make_models(2)
+    voter = make_voter()
+    spring, autumn = make_campaign("udaberria"), make_campaign("udazkena")
+    add_campaign_votes(spring, voter, models, 2)
+    add_campaign_votes(autumn, voter, models, 3)
+    target = tmp_path / "votes.zip"
+    out = io.StringIO()
+    call_command("export_votes", campaign="udazkena", output=str(target), stdout=out)
+    with zipfile.ZipFile(target) as bundle:
+        manifest = json.loads(bundle.read("manifest.json"))
+    assert manifest["counts"]["votes"] == 3 and manifest["filters"]["campaign"] == "udazkena"
+    with translation.override("en"), pytest.raises(CommandError, match="Unknown campaign: negua"):
+        call_command("export_votes", campaign="negua", output=str(tmp_path / "x.zip"))

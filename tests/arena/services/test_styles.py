@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from arena import services, tasks
-from arena.models import AnswerStyle, Battle, Message
+from arena.models import AnswerStyle, Battle, Message, VoteStyle
 from arena.services.styles import store_answer_styles
 from tests.arena.factories import add_votes, make_models, make_voter
 
@@ -61,3 +61,34 @@ def test_the_batch_after_new_votes_stores_styles_and_labels(fresh_ranking_cache)
     assert tasks.check_new_votes() == 1
     assert AnswerStyle.objects.filter(battle=vote.battle).count() == 2
     assert vote.battle.prompt_label.language == "eu"
+
+
+@pytest.mark.django_db
+def test_each_vote_gets_one_row_with_both_sides_summed_over_their_turns():
+    m1, m2 = make_models(2)
+    vote = add_votes([(m1, m2, "A", "A", "A")])[0]
+    for turn, (text_a, text_b) in enumerate([("# Bat\n\n- **a**\n- b", "Kaixo"), ("## Bi\n\n- c", "**Agur** beti")]):
+        for side, text in (("A", text_a), ("B", text_b)):
+            Message.objects.create(battle=vote.battle, turn=turn, role="assistant", side=side, content=text,
+                                   token_count=10 * (turn + 1))
+    store_answer_styles(battle_ids=[vote.battle_id])
+    summed = VoteStyle.objects.get(vote=vote)
+    assert (summed.tokens_a, summed.headers_a, summed.list_items_a, summed.bold_a) == (30, 2, 3, 1)
+    assert (summed.tokens_b, summed.headers_b, summed.list_items_b, summed.bold_b) == (30, 0, 0, 1)
+    # The per-vote row is the sum of its answers' rows, whatever detector results they hold.
+    for side in "AB":
+        rows = AnswerStyle.objects.filter(battle=vote.battle, side=side)
+        assert getattr(summed, f"basque_chars_{side.lower()}") == sum(r.basque_chars for r in rows)
+
+
+@pytest.mark.django_db
+def test_a_later_batch_that_stores_more_answers_corrects_the_vote_row():
+    m1, m2 = make_models(2)
+    vote = add_votes([(m1, m2, "A", "A", "A")])[0]
+    Message.objects.create(battle=vote.battle, turn=0, role="assistant", side="A", content="Kaixo", token_count=5)
+    store_answer_styles(battle_ids=[vote.battle_id])
+    assert VoteStyle.objects.get(vote=vote).tokens_b == 0
+    Message.objects.create(battle=vote.battle, turn=0, role="assistant", side="B", content="Agur", token_count=7)
+    store_answer_styles(battle_ids=[vote.battle_id])
+    assert (VoteStyle.objects.get(vote=vote).tokens_a, VoteStyle.objects.get(vote=vote).tokens_b) == (5, 7)
+    assert VoteStyle.objects.count() == 1

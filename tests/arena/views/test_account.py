@@ -218,3 +218,18 @@ def test_the_email_backend_is_a_setting_with_the_console_by_default(monkeypatch)
     assert runpy.run_path(base.__file__)["EMAIL_BACKEND"] == "django.core.mail.backends.console.EmailBackend"
     monkeypatch.setenv("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
     assert runpy.run_path(base.__file__)["EMAIL_BACKEND"] == "django.core.mail.backends.smtp.EmailBackend"
+
+
+@pytest.mark.django_db
+def test_my_data_holds_my_nickname_choice_and_my_reactions(participant, echo_models):
+    from arena.models import Message, Reaction
+
+    battle = ready_battle(participant, echo_models)
+    participant.nickname, participant.show_on_board = "Mendizale", True
+    participant.save()
+    answer = Message.objects.get(battle=battle, role="assistant", side="B")
+    Reaction.objects.create(message=answer, participant=participant, kind=Reaction.Kind.BAD_BASQUE)
+    data = json.loads(logged_in(participant).get(reverse("arena:download_my_data")).content)
+    assert (data["profile"]["nickname"], data["profile"]["show_on_board"]) == ("Mendizale", True)
+    entry = next(entry for entry in data["battles"] if entry["id"] == str(battle.pk))
+    assert entry["reactions"] == [{"turn": answer.turn, "side": "B", "kind": "bad_basque"}]
