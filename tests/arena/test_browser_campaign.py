@@ -70,6 +70,8 @@ def test_three_volunteers_move_a_live_progress_bar_and_one_earns_a_raffle_entry(
     vote_once(ane, react=True)
     vote_once(ane)
     vote_once(jon)
+    # Miren's battle page, open since she signed up, shows the others' three votes without a reload.
+    miren.wait_for_function("() => document.getElementById('campaign-progress-bar').value === 3", timeout=20000)
     vote_once(miren, prompt="Idatzi iezadazu miren.proba@adibidea.eus helbidera, mesedez.")
 
     # Four valid votes: the visitor's bar moved without a reload (frames come once each batch is checked).
