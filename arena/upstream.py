@@ -42,7 +42,6 @@ def side_stream(call: services.SideCall, messages: list[dict], stats: client.Str
 class Proposal:
     """A pair drawn ahead for the socket's next battle, with what its first turn will send."""
 
-    model_ids: tuple[int, int]
     system_prompts: dict[str, str]
     calls: dict[str, services.SideCall]
 
@@ -75,7 +74,6 @@ def propose() -> Proposal | None:
     models = dict(zip(SIDES, (model_a, model_b)))
     snapshots = {side: model.sampling_snapshot() for side, model in models.items()}
     return Proposal(
-        model_ids=(model_a.pk, model_b.pk),
         system_prompts={side: snapshot.get("system_prompt", "") for side, snapshot in snapshots.items()},
         calls={side: services.side_call(models[side], snapshots[side]) for side in SIDES},
     )

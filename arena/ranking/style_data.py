@@ -51,7 +51,7 @@ class StyleRows:
 def _query(filters: VoteFilters) -> tuple[str, list]:
     """The joined rows (the portable path)."""
     vote_sql, params = _votes_sql(filters)
-    columns = ", ".join(VOTE_COLUMNS[1:3] + VOTE_COLUMNS[3:-1] + STYLE_COLUMNS[1:] + VOTE_COLUMNS[-1:])
+    columns = ", ".join(VOTE_COLUMNS[1:-1] + STYLE_COLUMNS[1:] + VOTE_COLUMNS[-1:])  # the matrix's column order
     sql = f"SELECT {columns} FROM ({vote_sql}) v JOIN {VoteStyle._meta.db_table} s ON s.vote_id = v.id"
     return sql, list(params)
 
@@ -139,10 +139,10 @@ def _read_columns(sql: str, params: list) -> list[np.ndarray] | None:
     """One row of ``int4[]`` aggregates as numpy columns; None when no row matched."""
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SET LOCAL jit = off")  # as for the counts: compiling costs more than it saves here
-        raw = psycopg.Cursor(cursor.cursor.connection)  # Django's cursor is client-side: no binary results
-        raw.adapters.register_loader(INT4_ARRAY_OID, _RawArray)
-        raw.execute(sql, params, binary=True)
-        row = raw.fetchone()
+        with psycopg.Cursor(cursor.cursor.connection) as raw:  # Django's cursor is client-side: no binary results
+            raw.adapters.register_loader(INT4_ARRAY_OID, _RawArray)
+            raw.execute(sql, params, binary=True)
+            row = raw.fetchone()
     if row is None or row[0] is None:
         return None
     return [_int4_array(data) for data in row]

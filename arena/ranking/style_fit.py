@@ -58,8 +58,14 @@ def fit(
     weights: np.ndarray | None = None, start: np.ndarray | None = None, tol: float = 1e-9, max_iter: int = 50,
 ) -> np.ndarray:
     """Posterior mode (θ, β) as one vector of n + k; ``weights`` repeat votes (the bootstrap's)."""
-    k = X.shape[1]
-    XT = np.ascontiguousarray(X.T)
+    return _newton(a, b, y, np.ascontiguousarray(X.T), n, ridge_theta=ridge_theta, ridge_beta=ridge_beta,
+                   weights=weights, start=start, tol=tol, max_iter=max_iter)
+
+
+def _newton(a, b, y, XT, n, *, ridge_theta, ridge_beta, weights=None, start=None, tol=1e-9, max_iter=50):
+    """``fit`` on the covariates already transposed (``_blocks``): callers that refit the same votes
+    transpose them once."""
+    k = XT.shape[0]
     weights = np.ones(len(y)) if weights is None else weights
     prior = np.concatenate([np.full(n, ridge_theta), np.full(k, ridge_beta)])
     params = np.zeros(n + k) if start is None else np.array(start, dtype=float)
@@ -88,9 +94,9 @@ def fit_with_sandwich(
     ``weights``: each vote's weight (below 1 for near-duplicate prompts); the sandwich treats them as
     survey weights. ``start``: a nearby solution (another dimension's on the same votes) saves Newton steps."""
     k = X.shape[1]
-    weights = np.ones(len(y)) if weights is None else weights
-    params = fit(a, b, y, X, n, ridge_theta=ridge_theta, ridge_beta=ridge_beta, weights=weights, start=start)
     XT = np.ascontiguousarray(X.T)
+    weights = np.ones(len(y)) if weights is None else weights
+    params = _newton(a, b, y, XT, n, ridge_theta=ridge_theta, ridge_beta=ridge_beta, weights=weights, start=start)
     prob = _sigmoid(params[a] - params[b] + params[n:] @ XT)
     prior = np.concatenate([np.full(n, ridge_theta), np.full(k, ridge_beta)])
     hess = _blocks(a, b, XT, weights * prob * (1.0 - prob), n) + np.diag(prior)
@@ -116,9 +122,10 @@ def bootstrap(
     Newton steps from its own optimum, which lies O(1/√N) away: quadratic convergence makes the
     error after 2 steps O(1/N²), far below the spread being measured)."""
     rng = np.random.default_rng(seed)
+    XT = np.ascontiguousarray(X.T)
     out = np.empty((rounds, len(start)))
     for r in range(rounds):
         draw = rng.poisson(1.0, len(y)) * (1.0 if weights is None else weights)
-        out[r] = fit(a, b, y, X, n, ridge_theta=ridge_theta, ridge_beta=ridge_beta, weights=draw,
-                     start=start, max_iter=newton_steps)
+        out[r] = _newton(a, b, y, XT, n, ridge_theta=ridge_theta, ridge_beta=ridge_beta, weights=draw,
+                         start=start, max_iter=newton_steps)
     return out

@@ -7,8 +7,7 @@ from arena.services.accounts import (
 )
 from arena.services.battles import (
     AcceptedPrompt, Answer, TurnPlan, abandon_battle, begin_turn, cast_vote, check_prompt, clean_prompt, complete_turn,
-    finish_turn,
-    record_answer, settle_stale_turn, start_battle, submit_prompt,
+    settle_stale_turn, start_battle, submit_prompt,
 )
 from arena.services.errors import ArenaError
 from arena.services.pairing import Pair, SideCall, candidates, choose, draw_pair, side_call
@@ -17,7 +16,7 @@ from arena.services.exports import fail_stale_exports, request_export, run_expor
 __all__ = [
     "AcceptedPrompt", "Answer", "ArenaError", "Pair", "SideCall", "TurnPlan", "abandon_battle", "announce_account_gone",
     "begin_turn", "candidates", "cast_vote", "choose", "check_prompt", "clean_prompt", "complete_turn", "connect_account_signals", "delete_participant",
-    "draw_pair", "fail_stale_exports", "finish_turn", "participant_group", "record_answer", "register_participant",
+    "draw_pair", "fail_stale_exports", "participant_group", "register_participant",
     "request_export", "run_export_job", "settle_stale_turn", "side_call", "start_battle", "submit_prompt",
     "user_account_changed",
 ]

@@ -191,40 +191,6 @@ def submit_prompt(*, participant: Participant, battle_id, text,
     return AcceptedPrompt(battle_id=battle.pk, new_battle=new_battle, plan=plan)
 
 
-@transaction.atomic
-def record_answer(*, battle_id, turn: int, side: str, content: str, finish_reason: str, error: str = "",
-                  token_count: int = 0, ttft_ms: int | None = None, duration_ms: int | None = None) -> None:
-    """Store one side's answer of a turn (its style features come once the battle is voted:
-    arena/services/styles.py)."""
-    if not Battle.objects.select_for_update().filter(pk=battle_id).exists():
-        return  # re-keyed while streaming: the account was deleted (delete_participant)
-    Message.objects.update_or_create(
-        battle_id=battle_id, turn=turn, role=Message.Role.ASSISTANT, side=side,
-        defaults={
-            "content": content, "finish_reason": finish_reason[:20], "error": error[:2000],
-            "token_count": token_count, "ttft_ms": ttft_ms, "duration_ms": duration_ms,
-        },
-    )
-
-
-@transaction.atomic
-def finish_turn(*, battle_id, failed: bool = False, reason: str = "") -> str:
-    """Both sides are done: the battle becomes votable, or failed for good."""
-    battle = Battle.objects.select_for_update().filter(pk=battle_id).first()
-    if battle is None:
-        return Battle.Status.ABANDONED  # re-keyed while streaming: the account was deleted
-    return _settle(battle, Battle.Status.FAILED if failed else Battle.Status.READY, reason)
-
-
-def _settle(battle: Battle, status: str, reason: str = "") -> str:
-    if battle.status != Battle.Status.ANSWERING:
-        return battle.status
-    battle.status = status
-    battle.failure_reason = reason[:2000] if status == Battle.Status.FAILED else ""
-    battle.save(update_fields=["status", "failure_reason", "updated_at"])
-    return battle.status
-
-
 @dataclass(frozen=True)
 class Answer:
     """One side's answer of a turn, as the relay ends it."""
@@ -253,7 +219,12 @@ def complete_turn(*, battle_id, turn: int, answers: list[Answer], status: str, r
         update_conflicts=True, unique_fields=["battle", "turn", "role", "side"],
         update_fields=["content", "finish_reason", "error", "token_count", "ttft_ms", "duration_ms"],
     )
-    return _settle(battle, status, reason)
+    if battle.status != Battle.Status.ANSWERING:
+        return battle.status
+    battle.status = status
+    battle.failure_reason = reason[:2000] if status == Battle.Status.FAILED else ""
+    battle.save(update_fields=["status", "failure_reason", "updated_at"])
+    return battle.status
 
 
 # ---------------------------------------------------------------- votes

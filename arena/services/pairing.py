@@ -1,7 +1,8 @@
 """Reads inside a battle's transaction: which pair a new battle gets, and how each side is called.
 
-``draw_pair`` is also run ahead, outside any transaction, by the battle socket that starts a new
-battle's upstream requests speculatively (arena/upstream.py)."""
+The battle socket that starts a new battle's upstream requests speculatively (arena/upstream.py)
+draws ahead with ``candidates`` and ``choose``, outside any transaction; ``draw_pair`` keeps that
+pair when it may still be drawn."""
 from __future__ import annotations
 
 from dataclasses import dataclass

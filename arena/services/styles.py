@@ -15,6 +15,7 @@ from django.db.models import IntegerField, Q, Sum
 from django.db.models.functions import Coalesce
 
 from arena.models import AnswerStyle, Message, Vote, VoteStyle
+from arena.ranking.style_data import SIDE_FEATURES  # the per-vote sums the fit reads
 from arena.style import style_features
 
 logger = logging.getLogger(__name__)
@@ -43,15 +44,12 @@ def store_answer_styles(*, battle_ids: Iterable) -> int:
     return len(rows)
 
 
-SUMMED_FEATURES = ("tokens", "headers", "list_items", "bold", "basque_chars", "language_chars")
-
-
 def store_vote_styles(*, battle_ids: Iterable) -> int:
     """(Re)write the per-vote sums of these battles' answer features: one ``VoteStyle`` row per vote
     with at least one stored answer. An upsert, so a batch that stored more answers later corrects it."""
     sums = {
         f"{name}_{side.lower()}": Coalesce(Sum(name, filter=Q(side=side)), 0, output_field=IntegerField())
-        for side in "AB" for name in SUMMED_FEATURES
+        for side in "AB" for name in SIDE_FEATURES
     }
     battle_ids = list(battle_ids)
     per_battle = AnswerStyle.objects.filter(battle_id__in=battle_ids).values("battle_id").annotate(**sums)

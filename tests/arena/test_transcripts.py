@@ -76,9 +76,10 @@ def test_every_path_gives_the_same_conversation_including_an_empty_answer(
     Message.objects.create(battle=battle, turn=0, role="assistant", side="B", content="Kaixo! Zer moduz?")
     # The second turn through the services the WebSocket consumer uses.
     plan = services.begin_turn(battle_id=battle.pk, participant=participant, text="Eta orain?")
-    services.record_answer(battle_id=battle.pk, turn=1, side="A", content="Orain bai.", finish_reason="stop")
-    services.record_answer(battle_id=battle.pk, turn=1, side="B", content="", finish_reason="cancelled")
-    assert services.finish_turn(battle_id=battle.pk) == Battle.Status.READY
+    assert services.complete_turn(battle_id=battle.pk, turn=1, status=Battle.Status.READY, answers=[
+        services.Answer(side="A", content="Orain bai.", finish_reason="stop"),
+        services.Answer(side="B", content="", finish_reason="cancelled"),
+    ]) == Battle.Status.READY
     expected = {
         "A": [{"role": "system", "content": "Zu Alfa zara."}, {"role": "user", "content": "Kaixo"},
               {"role": "assistant", "content": ""}, {"role": "user", "content": "Eta orain?"},

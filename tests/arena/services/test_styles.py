@@ -17,12 +17,17 @@ def answering_battle() -> Battle:
                                  status=Battle.Status.ANSWERING)
 
 
+def answer_turn(battle: Battle, *answers: tuple[str, str, int]) -> None:
+    """Turn 0's answers, stored as the relay stores them at the turn's end."""
+    services.complete_turn(battle_id=battle.pk, turn=0, status=Battle.Status.READY, answers=[
+        services.Answer(side=side, content=text, finish_reason="stop", token_count=tokens)
+        for side, text, tokens in answers])
+
+
 @pytest.mark.django_db
 def test_the_relay_stores_the_answer_and_the_features_come_later():
     battle = answering_battle()
-    services.record_answer(battle_id=battle.pk, turn=0, side="A", content=MARKDOWN, finish_reason="stop", token_count=31)
-    services.record_answer(battle_id=battle.pk, turn=0, side="B", content="Hola, ¿qué tal estás hoy, amigo mío?",
-                           finish_reason="stop")
+    answer_turn(battle, ("A", MARKDOWN, 31), ("B", "Hola, ¿qué tal estás hoy, amigo mío?", 0))
     assert not AnswerStyle.objects.exists()  # no language detection while the answers are relayed
     assert store_answer_styles(battle_ids=[battle.pk]) == 2
     style_a = Message.objects.get(battle=battle, side="A").style
@@ -36,8 +41,7 @@ def test_the_relay_stores_the_answer_and_the_features_come_later():
 @pytest.mark.django_db
 def test_a_failing_detector_skips_that_answer_and_keeps_the_rest(monkeypatch):
     battle = answering_battle()
-    services.record_answer(battle_id=battle.pk, turn=0, side="A", content="Kaixo!", finish_reason="stop")
-    services.record_answer(battle_id=battle.pk, turn=0, side="B", content="crash", finish_reason="stop")
+    answer_turn(battle, ("A", "Kaixo!", 0), ("B", "crash", 0))
     real = __import__("arena.style", fromlist=["style_features"]).style_features
 
     def flaky(text, token_count=0):
