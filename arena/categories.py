@@ -32,6 +32,7 @@ def normalise(text: str) -> str:
     return " " + re.sub(r"[^\w]+", " ", letters).strip() + " "
 
 
+@functools.lru_cache(maxsize=256)  # a category's rules change rarely; every prompt of a batch uses them
 def keyword_pattern(keywords: str) -> re.Pattern | None:
     """One regex for a category's rules: each line a word start (or phrase start) in the normalised text."""
     stems = [normalise(line).strip() for line in keywords.splitlines()]

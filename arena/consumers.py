@@ -9,7 +9,8 @@ Frames in are checked before they are parsed (size, then nesting depth); anythin
 server replies with the conversation so far (side letters and rendered answers only) and whether it
 can be voted. A turn cut by a disconnect keeps what each side had streamed (``finish_reason``
 "disconnected"); the battle stays votable and resumable only if both sides had started answering
-that turn, otherwise it is abandoned.
+that turn, otherwise it is abandoned. A ``vote`` frame stores the vote with other sockets' votes in
+one transaction and is answered with the reveal (arena/vote_batching.py).
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from django.conf import settings
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from arena import selectors, services, upstream
+from arena import selectors, services, upstream, vote_batching
 from arena.models import Battle, Message
 from arena.frames import nesting_exceeds
 from arena.relay import DeltaFrames
@@ -125,7 +126,7 @@ class BattleConsumer(AsyncJsonWebsocketConsumer):
 
     async def receive_json(self, content, **kwargs):
         handlers = {"prompt": self.on_prompt, "stop": self.on_stop, "new_battle": self.on_new_battle,
-                    "resume": self.on_resume}
+                    "resume": self.on_resume, "vote": self.on_vote}
         kind = content.get("type")
         handler = handlers.get(kind) if isinstance(kind, str) else None
         if handler is None:
@@ -194,6 +195,15 @@ class BattleConsumer(AsyncJsonWebsocketConsumer):
             "type": "resumed", "battle": str(battle_id), "status": status,
             "can_vote": status == Battle.Status.READY, "turns": [turns[turn] for turn in sorted(turns)],
         })
+
+    async def on_vote(self, content):
+        frame = await vote_batching.vote_frame(self.participant, content, self.language)
+        try:
+            await self.send_json(frame)
+        except (OSError, RuntimeError):  # closed meanwhile: the vote is stored all the same, a reload shows it
+            return
+        if frame.get("code") == "account_gone":
+            await self.close(code=ACCOUNT_GONE)
 
     async def on_prompt(self, content):
         if self.is_answering():

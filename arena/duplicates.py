@@ -25,11 +25,15 @@ def shingles(text: str) -> set[str]:
     return {" ".join(words[k:k + size]) for k in range(len(words) - size + 1)} if words else set()
 
 
+# The permutations depend only on (NUM_PERM, SEED, SCHEME): drawn once, not per prompt (most of a
+# signature's cost in a labelling batch).
+_PERMUTATIONS = MinHash(num_perm=NUM_PERM, seed=SEED, scheme=SCHEME).permutations
+
+
 def signature(text: str) -> bytes:
     """The prompt's MinHash as bytes (NUM_PERM uint32 values of the affine32 scheme), for ``PromptLabel.signature``."""
-    minhash = MinHash(num_perm=NUM_PERM, seed=SEED, scheme=SCHEME)
-    for gram in shingles(text):
-        minhash.update(gram.encode("utf-8"))
+    minhash = MinHash(num_perm=NUM_PERM, seed=SEED, scheme=SCHEME, permutations=_PERMUTATIONS)
+    minhash.update_batch([gram.encode("utf-8") for gram in shingles(text)])
     return np.asarray(minhash.hashvalues, dtype=np.uint32).tobytes()
 
 

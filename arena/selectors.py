@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from arena import transcripts
 from arena.jsonio import loads
-from arena.models import Battle, ConsentText, ExportJob, Message, Participant, Reaction, Vote
+from arena.models import ArenaConfig, Battle, ConsentText, ExportJob, Message, Participant, Reaction, Vote
 from arena.vocabulary import SIDES
 
 
@@ -48,19 +48,18 @@ def judged_conversations(vote: Vote) -> dict[str, list[dict]]:
     return dict(zip(SIDES, (loads(frozen.side_a), loads(frozen.side_b))))
 
 
-def reveal(battle: Battle, *, board_state: dict | None = None, counted: bool = True) -> dict:
+def reveal(battle: Battle, *, board_state: dict | None = None, counted: bool = True,
+           answers: dict[str, list[tuple]] | None = None) -> dict:
     """What the volunteer learns after the vote (arena/reveal.py): per side the public name, card,
     measured figures and energy; and under ``"vote"`` what the vote did for telling the pair apart,
     from ``board_state`` (``ranking.sampling_state()`` read before the vote; ``counted``: the overall
-    fit counts this vote). Only call once the battle is voted."""
+    fit counts this vote). ``answers``: per side the answers' figures, when read already (``reveals``).
+    Only call once the battle is voted."""
     from arena import reveal as revealed
 
     assert battle.status == Battle.Status.VOTED, "identities are revealed only after the vote"
-    answers: dict[str, list[tuple]] = {side: [] for side in SIDES}
-    rows = battle.messages.filter(role=Message.Role.ASSISTANT).order_by("turn").values_list(
-        "side", "token_count", "ttft_ms", "duration_ms")
-    for side, *figures in rows:
-        answers.setdefault(side, []).append(tuple(figures))
+    if answers is None:
+        answers = _answer_figures([battle.pk])[battle.pk]
     result: dict = {}
     for side, model in (("A", battle.model_a), ("B", battle.model_b)):
         figures = revealed.answer_figures(answers[side])
@@ -75,6 +74,33 @@ def reveal(battle: Battle, *, board_state: dict | None = None, counted: bool = T
         }
     result["vote"] = revealed.vote_effect(board_state, battle.model_a_id, battle.model_b_id, counted)
     return result
+
+
+def reveals(votes: list[tuple[Battle, str]], *, board_state: dict | None = None) -> list[dict]:
+    """``reveal`` for each ``(battle, overall choice)`` just voted, in the active language, with a whole
+    batch's reads done at once: the pairs' models (set on the battles), every answer's figures, the
+    arena's settings. The overall fit leaves "both bad" out unless it counts as a tie (arena/ranking/counts.py)."""
+    from models_serving.models import ServedModel
+
+    battles = [battle for battle, _overall in votes]
+    models = ServedModel.objects.select_related("base_model").order_by().in_bulk(
+        {battle.model_a_id for battle in battles} | {battle.model_b_id for battle in battles})
+    for battle in battles:
+        battle.model_a, battle.model_b = models[battle.model_a_id], models[battle.model_b_id]
+    answers = _answer_figures([battle.pk for battle in battles])
+    both_bad_as_tie = any(overall == "both_bad" for _battle, overall in votes) and ArenaConfig.current().both_bad_as_tie
+    return [reveal(battle, board_state=board_state, answers=answers[battle.pk],
+                   counted=overall != "both_bad" or both_bad_as_tie) for battle, overall in votes]
+
+
+def _answer_figures(battle_ids) -> dict:
+    """battle id -> side -> its answers' ``(token_count, ttft_ms, duration_ms)`` in turn order, in one query."""
+    found: dict = {battle_id: {side: [] for side in SIDES} for battle_id in battle_ids}
+    rows = Message.objects.filter(battle_id__in=list(found), role=Message.Role.ASSISTANT).order_by("turn").values_list(
+        "battle_id", "side", "token_count", "ttft_ms", "duration_ms")
+    for battle_id, side, *figures in rows:
+        found[battle_id].setdefault(side, []).append(tuple(figures))
+    return found
 
 
 def contribution_counts(participant: Participant) -> dict:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 # The languages an answer in this arena switches between: Basque and its neighbours, and English.
@@ -55,30 +56,51 @@ def sentences(text: str) -> list[str]:
 
 
 def _letters(sentence: str) -> int:
-    return sum(ch.isalpha() for ch in sentence)
+    return sum(map(str.isalpha, sentence))
 
 
-def language_chars(text: str) -> tuple[int, int]:
-    """(letters in Basque sentences, letters in all sentences whose language lingua detected)."""
-    candidates = [s for s in sentences(text) if _letters(s) >= MIN_SENTENCE_LETTERS]
+def candidate_sentences(text: str) -> list[str]:
+    """The sentences of ``text`` long enough for lingua to name their language."""
+    return [s for s in sentences(text) if _letters(s) >= MIN_SENTENCE_LETTERS]
+
+
+def detect_languages(candidates: Iterable[str]) -> dict[str, str | None]:
+    """Each distinct sentence's language name ("BASQUE", ...; None when lingua cannot tell), in one
+    parallel lingua call: a batch's answers together spread over the cores and pay the call once."""
+    distinct = list(dict.fromkeys(candidates))
+    if not distinct:
+        return {}
+    found = _detector().detect_languages_in_parallel_of(distinct)
+    return {sentence: (language.name if language is not None else None) for sentence, language in zip(distinct, found)}
+
+
+def language_chars(text: str, languages: Mapping[str, str | None] | None = None) -> tuple[int, int]:
+    """(letters in Basque sentences, letters in all sentences whose language lingua detected);
+    ``languages`` are sentences already detected (``detect_languages``), else lingua runs here."""
+    candidates = candidate_sentences(text)
     if not candidates:
         return 0, 0
+    if languages is None or any(sentence not in languages for sentence in candidates):
+        languages = detect_languages(candidates)
     basque = detected = 0
-    for sentence, language in zip(candidates, _detector().detect_languages_in_parallel_of(candidates)):
+    for sentence in candidates:
+        language = languages[sentence]
         if language is None:
             continue
         letters = _letters(sentence)
         detected += letters
-        if language.name == "BASQUE":
+        if language == "BASQUE":
             basque += letters
     return basque, detected
 
 
-def style_features(text: str, token_count: int = 0) -> StyleFeatures:
-    """Features of one answer; ``token_count`` is the server's count when it reported one."""
+def style_features(text: str, token_count: int = 0,
+                   languages: Mapping[str, str | None] | None = None) -> StyleFeatures:
+    """Features of one answer; ``token_count`` is the server's count when it reported one, ``languages``
+    its sentences' languages when a batch detected them together (``detect_languages``)."""
     text = text or ""
     without_code = _CODE_BLOCK.sub("\n", text)
-    basque, detected = language_chars(text)
+    basque, detected = language_chars(text, languages)
     return StyleFeatures(
         tokens=token_count if token_count > 0 else len(_TOKEN.findall(text)),
         headers=len(_HEADER.findall(without_code)),

@@ -1,8 +1,10 @@
 """Benchmark speed on one endpoint: plain lm-eval ``local-completions`` against the project's endpoint
-model (evaluation/endpoint_lm.py: token ids, single-token choices in one request per context), same
-server, same tasks, same window; optionally in-process ``hf`` too. Reports items/s of each, the
-speed-up, the scores side by side and the largest per-item log-likelihood difference (the goal:
->= 3x items/s on the full offline suite, per-item log-likelihoods within 1e-3).
+model (evaluation/endpoint_lm.py: token ids, choices scored by prefix without echo), same server, same
+tasks, same window; optionally in-process ``hf`` too. Reports items/s of each, the speed-up, the scores
+side by side and the largest per-item log-likelihood difference (the goal: >= 3x items/s on the full
+offline suite, per-item log-likelihoods within 1e-3). With ``--limit`` (a sample of every task) it also
+projects each run onto the whole suite: the sample's seconds per item, task by task, times the suite's
+items of that task (tasks differ a lot in prompt length, so the plain ratio of a sample would mislead).
 
     python bench/eval_speed.py --model CHECKPOINT --base-url http://127.0.0.1:8000/v1 --served-name NAME \\
         [--tasks basque_local] [--num-fewshot 5] [--limit N] [--num-concurrent 1] [--with-hf] [--json OUT]
@@ -48,15 +50,35 @@ def run_plain(target, options, window, manager, steps) -> dict:
         model=target.served_name, base_url=f"{target.base_url}/completions", tokenizer=target.tokenizer,
         tokenizer_backend="huggingface", tokenized_requests=False, max_length=window + 1,
         num_concurrent=options.num_concurrent, batch_size=options.batch_size, max_retries=2)
-    samples, results, seconds = {}, {"results": {}}, 0.0
+    samples, results, step_seconds, step_items = {}, {"results": {}}, {}, {}
     for name in steps:
         started = time.monotonic()
         out = lm_eval.simple_evaluate(model=model, tasks=[name], num_fewshot=options.num_fewshot, limit=options.limit,
                                       task_manager=manager, log_samples=True, bootstrap_iters=0)
-        seconds += time.monotonic() - started
+        step_seconds[name] = time.monotonic() - started
+        step_items[name] = sum(len(rows) for rows in out["samples"].values())
         samples.update(out.pop("samples"))
         results["results"].update(out["results"])
-    return {"samples": samples, "results": results, "seconds": seconds}
+    return {"samples": samples, "results": results, "seconds": sum(step_seconds.values()),
+            "step_seconds": step_seconds, "step_items": step_items}
+
+
+def suite_items(steps: list[str], manager) -> dict[str, int]:
+    """Items per step in the whole suite (no limit): to project a sample's per-task speeds onto it."""
+    from lm_eval.tasks import get_task_dict
+
+    def count(node) -> int:
+        if isinstance(node, dict):
+            return sum(count(child) for child in node.values())
+        return len(node.eval_docs)
+
+    return {name: count(get_task_dict([name], manager)) for name in steps}
+
+
+def projected_seconds(run: dict, plain: dict, full: dict[str, int]) -> float:
+    """The whole suite's time at this run's seconds per item, task by task (items as the sample had)."""
+    return sum(run["step_seconds"][name] / plain["step_items"][name] * full[name]
+               for name in full if plain["step_items"].get(name))
 
 
 def run_ours(target, options) -> dict:
@@ -64,6 +86,7 @@ def run_ours(target, options) -> dict:
 
     outcome = run_evaluation(target, options)
     return {"samples": outcome.samples, "results": outcome.results, "seconds": outcome.seconds,
+            "step_seconds": outcome.results["evaluation"]["step_seconds"],
             "requests": outcome.results["evaluation"]["requests"]}
 
 
@@ -116,7 +139,9 @@ def main(argv: list[str] | None = None) -> int:
             from evaluation.runner import run_evaluation
 
             hf = run_evaluation(resolve_target(args.model, "hf"), RunOptions(**{**vars(options), "max_length": window}))
-            runs["hf in-process"] = {"samples": hf.samples, "results": hf.results, "seconds": hf.seconds}
+            runs["hf in-process"] = {"samples": hf.samples, "results": hf.results, "seconds": hf.seconds,
+                                     "step_seconds": hf.results["evaluation"]["step_seconds"]}
+        full = suite_items(steps, manager)
     finally:
         if server is not None:
             server.stop()
@@ -124,14 +149,21 @@ def main(argv: list[str] | None = None) -> int:
     reference = per_item(runs["plain local-completions"]["samples"])
     in_process = per_item(runs["hf in-process"]["samples"]) if "hf in-process" in runs else {}
     items = sum(len(rows) for rows in runs["plain local-completions"]["samples"].values())
+    plain = runs["plain local-completions"]
     report = {"tasks": steps, "num_fewshot": args.num_fewshot, "limit": args.limit, "window": window,
-              "items": items, "runs": {}}
+              "items": items, "items_per_task": plain["step_items"], "suite_items": full,
+              "suite_items_total": sum(full.values()), "runs": {}}
     for name, run in runs.items():
         values = per_item(run["samples"])
         common = reference.keys() & values.keys()
         report["runs"][name] = {
             "seconds": round(run["seconds"], 2), "items_per_second": round(items / run["seconds"], 4),
-            "speedup_vs_plain": round(runs["plain local-completions"]["seconds"] / run["seconds"], 2),
+            "speedup_vs_plain": round(plain["seconds"] / run["seconds"], 2),
+            "seconds_per_task": {name: round(value, 2) for name, value in run["step_seconds"].items()},
+            # The sample's per-task speeds weighted by the whole suite's items (its tasks differ in length).
+            "projected_suite_hours": round(projected_seconds(run, plain, full) / 3600, 2),
+            "projected_suite_speedup_vs_plain": round(
+                projected_seconds(plain, plain, full) / projected_seconds(run, plain, full), 2),
             "max_abs_loglik_diff_vs_plain": max((abs(values[k] - reference[k]) for k in common), default=None),
             "compared_logliks": len(common), "scores": headline(run["results"]),
             # On a BOS-adding tokenizer plain differs from both others by about one token's log-probability.

@@ -1,18 +1,23 @@
 """Vote ingest benchmark: votes stored per second on PostgreSQL, sustained (issue #17: >= 500/s).
 
 Battles are prepared READY in the database (a prompt and both answers each, as a finished turn leaves
-them), so the window measures the vote path only: ``POST /battle/<id>/vote/`` from ``--clients``
-logged-in volunteers in a closed loop (CSRF as the page sends it), against the production-like stack
-of ``load_bench.Stack``: uvicorn with ``--web-workers`` processes, PostgreSQL, its own Redis, and a
-Celery worker + beat running the quality checks and the leaderboard refreshes the votes trigger.
+them), so the window measures the vote path only, from ``--clients`` logged-in volunteers in a closed
+loop (one vote in flight each), against the production-like stack of ``load_bench.Stack``: uvicorn with
+``--web-workers`` processes, PostgreSQL, its own Redis, and a Celery worker + beat running the quality
+checks and the leaderboard refreshes the votes trigger. ``--via``:
 
-Reports votes acknowledged per second (HTTP 200 with a reveal) in the window and per 5-s slice (is it
+- ``socket`` (the page's way, the default): each volunteer holds one battle socket (``/ws/battle/``)
+  and sends ``vote`` frames; the server stores them by group commit (arena/vote_batching.py) and
+  answers each with ``voted`` and the reveal.
+- ``http`` (the page's fallback): ``POST /battle/<id>/vote/`` (CSRF as the page sends it).
+
+Reports votes acknowledged per second (a reveal received) in the window and per 5-s slice (is it
 sustained?), vote rows in the database, latency, errors, whether every acknowledged vote is stored
 (VOTES LOST must be 0), and whether Celery kept up: votes still unchecked at the end of the window and
 after ``--settle`` s, leaderboard refreshes run. CPU of the web workers, Celery, Redis, PostgreSQL and
 the driver, apart, and the load average.
 
-  python bench/vote_ingest.py --duration 60 --clients 64 --web-workers 2
+  python bench/vote_ingest.py --duration 60 --clients 64 --web-workers 2 [--via http]
 Run on a quiet machine; figures go into docs/load.md.
 """
 from __future__ import annotations
@@ -29,6 +34,8 @@ from pathlib import Path
 
 import httpx
 import orjson
+import websockets
+from websockets.asyncio.client import connect as ws_connect
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from load_bench import (  # noqa: E402
@@ -68,29 +75,56 @@ def prepare(clients: int, battles_each: int) -> list[tuple[str, list[str]]]:
     return out
 
 
-async def voter(base: str, session: str, battles: list[str], stats: dict, stop_at: float, rng_seed: int) -> None:
+def choices(n: int) -> dict:
+    return {"content": CHOICES[n % 3], "language": CHOICES[(n // 3) % 3], "overall": OVERALL[n % 4]}
+
+
+def acked(stats: dict, battle: str, sent: float) -> None:
+    if stats["measuring"]:
+        stats["acked"].append((time.monotonic(), battle))
+        stats["latency_ms"].append((time.monotonic() - sent) * 1000)
+
+
+async def http_voter(stack: Stack, session: str, battles: list[str], stats: dict, stop_at: float, seed: int) -> None:
     token = secrets.token_hex(16)  # an unmasked 32-character CSRF secret: cookie and header agree
-    rng = collections.deque(range(rng_seed, rng_seed + 10_000))
-    async with httpx.AsyncClient(base_url=base, cookies={"sessionid": session, "csrftoken": token},
+    async with httpx.AsyncClient(base_url=stack.base, cookies={"sessionid": session, "csrftoken": token},
                                  headers={"X-CSRFToken": token}, timeout=30) as http:
-        for battle in battles:
+        for n, battle in enumerate(battles, start=seed):
             if time.monotonic() >= stop_at:
                 return
-            n = rng[0]
-            rng.rotate(-1)
-            data = {"content": CHOICES[n % 3], "language": CHOICES[(n // 3) % 3], "overall": OVERALL[n % 4]}
             sent = time.monotonic()
             try:
-                response = await http.post(f"/battle/{battle}/vote/", data=data)
+                response = await http.post(f"/battle/{battle}/vote/", data=choices(n))
             except httpx.HTTPError as exc:
                 stats["errors"][f"exc:{type(exc).__name__}"] += 1
                 continue
             if response.status_code == 200 and "reveal" in response.json():
-                if stats["measuring"]:
-                    stats["acked"].append((time.monotonic(), battle))
-                    stats["latency_ms"].append((time.monotonic() - sent) * 1000)
+                acked(stats, battle, sent)
             else:
                 stats["errors"][f"http_{response.status_code}:{response.text[:60]}"] += 1
+        stats["errors"]["ran_out_of_battles"] += 1
+
+
+async def socket_voter(stack: Stack, session: str, battles: list[str], stats: dict, stop_at: float, seed: int) -> None:
+    """One battle socket, as the page holds it; vote frames one after the other."""
+    async with ws_connect(f"ws://127.0.0.1:{stack.web_port}/ws/battle/", origin=stack.base,
+                          additional_headers={"Cookie": f"sessionid={session}"}, max_size=None, compression=None,
+                          open_timeout=60, ping_interval=None, close_timeout=2) as socket:
+        for request, battle in enumerate(battles, start=1):
+            if time.monotonic() >= stop_at:
+                return
+            sent = time.monotonic()
+            await socket.send(orjson.dumps({"type": "vote", "battle": battle, "request": request,
+                                            **choices(seed + request)}).decode())
+            try:
+                frame = orjson.loads(await asyncio.wait_for(socket.recv(), 30))
+            except (asyncio.TimeoutError, websockets.exceptions.ConnectionClosed) as exc:
+                stats["errors"][f"exc:{type(exc).__name__}"] += 1
+                return  # the answer may still come: this socket's later frames would be misread
+            if frame.get("type") == "voted" and frame.get("request") == request and "reveal" in frame:
+                acked(stats, battle, sent)
+            else:
+                stats["errors"][f"ws_{frame.get('code')}:{str(frame.get('message'))[:60]}"] += 1
         stats["errors"]["ran_out_of_battles"] += 1
 
 
@@ -99,7 +133,8 @@ async def drive(stack: Stack, args, prepared, sampler: CpuSampler) -> dict:
     probe = LoopProbe()
     probe_task = asyncio.create_task(probe.run())
     stop_at = time.monotonic() + args.warmup + args.duration
-    tasks = [asyncio.create_task(voter(stack.base, session, battles, stats, stop_at, index * 7919))
+    voter = socket_voter if args.via == "socket" else http_voter
+    tasks = [asyncio.create_task(voter(stack, session, battles, stats, stop_at, index * 7919))
              for index, (session, battles) in enumerate(prepared)]
     await asyncio.sleep(args.warmup)
     await asyncio.to_thread(sampler.mark_start)
@@ -129,6 +164,8 @@ def main() -> int:
     parser.add_argument("--warmup", type=float, default=5.0)
     parser.add_argument("--clients", type=int, default=64, help="concurrent volunteers voting")
     parser.add_argument("--battles-each", type=int, default=700, help="READY battles prepared per volunteer")
+    parser.add_argument("--via", choices=("socket", "http"), default="socket",
+                        help="vote frames on the battle socket (the page's way) or POST /battle/<id>/vote/")
     parser.add_argument("--web-workers", type=int, default=2)
     parser.add_argument("--celery-concurrency", type=int, default=2)
     parser.add_argument("--settle", type=float, default=30.0, help="seconds Celery may catch up after the window")

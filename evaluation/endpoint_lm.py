@@ -10,11 +10,13 @@ Three differences from the stock client, each keeping the endpoint's numbers equ
 - **One window.** ``window`` is the number of prompt tokens kept (left-truncated), the same number the
   in-process backend is given (``runner.model_arguments``); the generated token makes ``window + 1``,
   which must fit the server's ``max_model_len``. ``stats["truncated"]`` counts the requests cut.
-- **Single-token choices in one request per context.** lm-eval sends one echo request per choice and
-  reads prompt log-probabilities, which vLLM computes without its prefix cache. Requests whose
-  continuation is one token are grouped by context and sent once, without echo, asking vLLM for
-  those tokens' log-probabilities at the next position (``logprob_token_ids``). Multi-token
-  continuations keep lm-eval's echo path.
+- **Choices scored by prefix, without echo.** lm-eval sends one echo request per choice and reads
+  prompt log-probabilities, which vLLM computes over the whole prompt without its prefix cache. Here
+  every continuation token is asked at its prefix (``logprob_token_ids``: those tokens'
+  log-probabilities at the next position). Choices share prefixes: all single-token choices of an
+  item are one request, and a multi-token label adds one short request per further token, whose
+  context the server's prefix cache already holds. Long continuations (rolling log-likelihoods)
+  keep lm-eval's one echo request.
 """
 from __future__ import annotations
 
@@ -24,7 +26,12 @@ from lm_eval.models.openai_completions import LocalCompletionsAPI
 
 from .errors import EvaluationError
 
-MAX_CHOICE_TOKENS = 128  # vLLM's MAX_LOGPROB_TOKEN_IDS: larger choice sets use the echo path
+MAX_CHOICE_TOKENS = 128  # vLLM's MAX_LOGPROB_TOKEN_IDS: a prefix with more next tokens is asked in chunks
+MAX_FAST_CONTINUATION = 32  # tokens; longer continuations (rolling log-likelihoods) keep one echo request
+
+
+def _chunks(items: list[int], size: int) -> list[list[int]]:
+    return [items[i:i + size] for i in range(0, len(items), size)]
 
 
 def _token_id(key: str) -> int:
@@ -73,39 +80,61 @@ class ArenaCompletionsLM(LocalCompletionsAPI):
                 "logprobs": 1, "logprob_token_ids": choice_ids, "return_tokens_as_token_ids": True}
 
     def _loglikelihood_tokens(self, requests, **kwargs):
-        window = self.max_length
+        limit = self.max_length  # lm-eval's echo keeps this many tokens of context + continuation
         results: list = [None] * len(requests)
-        fast, echo = [], []
+        # Each continuation token is scored at a prefix of the (left-truncated) sequence, the same prefix
+        # the echo request's one forward pass would attend to. Prefixes shared by several choices (the
+        # context itself, first tokens of multi-token labels) become one request asking for all their
+        # next tokens; vLLM serves the shared part from its prefix cache.
+        interned: dict[tuple[int, ...], tuple[int, ...]] = {}
+        plans: dict[int, list[tuple]] = {}
+        echo: list[int] = []
         for index, (_key, context, continuation) in enumerate(requests):
-            self.stats["truncated"] += len(context) + len(continuation) > window
-            (fast if self.fast_choices and len(continuation) == 1 and context else echo).append(index)
-        by_context: dict[tuple[int, ...], list[int]] = {}
-        for index in fast:
-            by_context.setdefault(tuple(requests[index][1][-(window - 1):]), []).append(index)
-        groups = []
-        for context, indices in by_context.items():
-            choices = sorted({requests[i][2][0] for i in indices})
-            if len(choices) > MAX_CHOICE_TOKENS:
-                echo += indices
-            else:
-                groups.append((context, choices, indices))
+            self.stats["truncated"] += len(context) + len(continuation) > limit
+            sequence = (context + continuation)[-limit:]
+            start = len(sequence) - len(continuation)
+            if not self.fast_choices or start < 1 or len(continuation) > MAX_FAST_CONTINUATION:
+                echo.append(index)  # no context left, or a long (rolling) continuation: one echo request is cheaper
+                continue
+            stem = tuple(sequence[:start])
+            stem = interned.setdefault(stem, stem)
+            plans[index] = [(stem, tuple(continuation[:k])) for k in range(len(continuation))]
         if echo:
-            echo.sort()
             for index, answer in zip(echo, super()._loglikelihood_tokens([requests[i] for i in echo], **kwargs)):
                 results[index] = answer
         self.stats["echo_choices"] += len(echo)
-        with ThreadPoolExecutor(max_workers=max(1, self._concurrent)) as pool:
-            answers = pool.map(lambda group: self._choice_logprobs(group[0], group[1]), groups)
-            for (_context, _choices, indices), (logprobs, greedy) in zip(groups, answers):
-                for index in indices:
-                    key, _context_tokens, continuation = requests[index]
-                    token = continuation[0]
-                    results[index] = (logprobs[token], token == greedy)
-                    if key is not None:
-                        self.cache_hook.add_partial("loglikelihood", key, results[index])
-        self.stats["fast_requests"] += len(groups)
-        self.stats["fast_choices"] += sum(len(group[2]) for group in groups)
+        scored = self._score_prefixes(plans, requests)
+        for index, prefixes in plans.items():
+            key, _context, continuation = requests[index]
+            logprob, greedy = 0.0, True
+            for prefix, token in zip(prefixes, continuation):
+                offered, top = scored[prefix]
+                logprob += offered[token]
+                greedy = greedy and token == top
+            results[index] = (logprob, greedy)
+            if key is not None:
+                self.cache_hook.add_partial("loglikelihood", key, results[index])
+        self.stats["fast_choices"] += len(plans)
         return results
+
+    def _score_prefixes(self, plans: dict[int, list[tuple]], requests) -> dict[tuple, tuple[dict[int, float], int]]:
+        """{prefix: ({next token: log-probability}, greedy next token)} for every prefix the plans use,
+        shallowest first, so deeper prefixes find the shared part already in the server's cache."""
+        wanted: dict[tuple, set[int]] = {}
+        for index, prefixes in plans.items():
+            for prefix, token in zip(prefixes, requests[index][2]):
+                wanted.setdefault(prefix, set()).add(token)
+        scored: dict[tuple, tuple[dict[int, float], int]] = {}
+        with ThreadPoolExecutor(max_workers=max(1, self._concurrent)) as pool:
+            for depth in sorted({len(prefix[1]) for prefix in wanted}):
+                calls = [(prefix, chunk) for prefix, tokens in wanted.items() if len(prefix[1]) == depth
+                         for chunk in _chunks(sorted(tokens), MAX_CHOICE_TOKENS)]
+                answers = pool.map(lambda call: self._choice_logprobs(call[0][0] + call[0][1], call[1]), calls)
+                for (prefix, _chunk), (offered, greedy) in zip(calls, answers):
+                    merged = scored.setdefault(prefix, ({}, greedy))[0]
+                    merged.update(offered)
+                self.stats["fast_requests"] += len(calls)
+        return scored
 
     def _choice_logprobs(self, context: tuple[int, ...], choices: list[int]) -> tuple[dict[int, float], int]:
         """{choice token: log-probability after ``context``} and the greedy next token, in one request."""

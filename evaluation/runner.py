@@ -166,6 +166,7 @@ def run_evaluation(target: Target, options: RunOptions, progress: Progress | Non
     merged: dict = {}
     samples: dict = {}
     seconds = 0.0
+    step_seconds: dict[str, float] = {}
     for index, name in enumerate(steps):
         progress(0.05 + 0.9 * index / len(steps), f"evaluating {name} ({index + 1}/{len(steps)})")
         started = time.monotonic()
@@ -181,7 +182,8 @@ def run_evaluation(target: Target, options: RunOptions, progress: Progress | Non
             raise
         except Exception as exc:  # lm-eval raises many kinds; keep the task name in the message
             raise EvaluationError(f"lm-eval failed on {name}: {type(exc).__name__}: {exc}") from exc
-        seconds += time.monotonic() - started
+        step_seconds[name] = time.monotonic() - started
+        seconds += step_seconds[name]
         if result is None:
             raise EvaluationError(f"lm-eval returned no results for {name}")
         samples.update(result.pop("samples", {}) or {})
@@ -190,7 +192,8 @@ def run_evaluation(target: Target, options: RunOptions, progress: Progress | Non
     check_item_counts(merged)
     scores = extract_scores(merged)
     n_items = sum(s.n_samples or 0 for s in _one_per_task(scores) if not s.is_group)
-    merged["evaluation"] = {"steps": steps, "seconds": seconds, "n_items": n_items, "versions": versions,
+    merged["evaluation"] = {"steps": steps, "seconds": seconds, "step_seconds": step_seconds, "n_items": n_items,
+                            "versions": versions,
                             "window": window, "protocol": protocol(options, target.backend),
                             "requests": dict(getattr(model, "stats", {}))}
     return Outcome(scores=scores, results=merged, samples=samples, n_items=n_items, seconds=seconds,

@@ -8,13 +8,14 @@ health check, the launcher and the registration checks ask an endpoint.
 from __future__ import annotations
 
 import asyncio
-import importlib
+import contextlib
 import os
 import time
 import weakref
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
+import aiohttp
 import httpx
 import orjson
 from django.conf import settings
@@ -108,41 +109,52 @@ def listed_models(endpoint: Endpoint, *, timeout: float = 5.0) -> set[str]:
         raise ListingError("/v1/models did not answer a model list", status_code=200) from None
 
 
-# Pooled HTTP clients per event loop (an httpx pool cannot cross loops), then per base URL and timeout:
-# one connection pool per endpoint for the process's life, closed by ``close_clients`` at shutdown.
+# Pooled upstream clients per event loop (a pool cannot cross loops), then per base URL and timeout,
+# closed by ``close_clients`` at shutdown. aiohttp, not httpx, for the streams: httpcore's reads (anyio
+# cancel scopes each) were ~20 % of a worker's CPU at 200 battles (bench/upstream_client_bench.py).
 _clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict]" = weakref.WeakKeyDictionary()
-# One TLS context for every upstream client, built at import. httpx builds one per client by
-# default (loading the CA bundle: ~30 ms of CPU), and that ran on the event loop when a process's
-# first battle created its clients: the first token of that battle waited for it (profiled with
-# bench/relay_timeline.py: side B's request started 73 ms after side A's).
+# One TLS context for every upstream client, built at import: building one loads the CA bundle (~30 ms
+# of CPU), which ran on the event loop inside a process's first battle (bench/relay_timeline.py: side
+# B's request started 73 ms late). httpx's: the streams trust the CAs the listing trusts.
 _TLS = httpx.create_ssl_context()
 
 
-def _client(endpoint: Endpoint, timeout: float) -> httpx.AsyncClient:
+@dataclass(eq=False)
+class Upstream:
+    """One endpoint's pooled client on one event loop."""
+
+    session: aiohttp.ClientSession
+    completions_url: str
+
+    @property
+    def is_closed(self) -> bool:
+        return self.session.closed
+
+
+def _client(endpoint: Endpoint, timeout: float) -> Upstream:
     """One pooled client per (base URL, timeout) per event loop: connections are reused."""
     clients = _clients.setdefault(asyncio.get_running_loop(), {})
-    cache_key = (endpoint.base_url, timeout)
-    client = clients.get(cache_key)
-    if client is None:
-        timeouts = httpx.Timeout(timeout, connect=min(timeout, 10.0))
-        client = httpx.AsyncClient(base_url=endpoint.base_url, timeout=timeouts, verify=_TLS,
-                                   limits=httpx.Limits(max_connections=None, max_keepalive_connections=256))
-        clients[cache_key] = client
-    return client
+    upstream = clients.get((endpoint.base_url, timeout))
+    if upstream is None:
+        # sock_read: the longest silence on the socket, the answer's headers included (httpx's read
+        # timeout); connect: TCP and TLS. Idle connections are dropped after 4 s, before vLLM's
+        # (uvicorn's) 5 s. No cookie jar, no proxies from the environment: model servers are direct.
+        timeouts = aiohttp.ClientTimeout(total=None, connect=min(timeout, 10.0), sock_read=timeout)
+        connector = aiohttp.TCPConnector(limit=0, ssl=_TLS, keepalive_timeout=4.0)
+        session = aiohttp.ClientSession(connector=connector, timeout=timeouts, cookie_jar=aiohttp.DummyCookieJar())
+        upstream = clients[(endpoint.base_url, timeout)] = Upstream(session, f"{endpoint.base_url}/chat/completions")
+    return upstream
 
 
 def warm_up() -> None:
-    """Pay the upstream client's one-time import costs at process start, not inside the first battle
-    (httpcore loads its asyncio backend on the first request). Called by the ASGI entry point; opens
-    no connection."""
-    for module in ("httpcore._backends.anyio", "httpcore._async.http11"):
-        importlib.import_module(module)
+    """The upstream client's one-time costs at process start, not in the first battle (called by the
+    ASGI entry point; opens no connection). Nothing left: aiohttp loads all a request needs at import."""
 
 
 async def close_clients() -> None:
     """Close this event loop's pooled clients (the ASGI server's shutdown: config/asgi.py)."""
-    for client in _clients.pop(asyncio.get_running_loop(), {}).values():
-        await client.aclose()
+    for upstream in _clients.pop(asyncio.get_running_loop(), {}).values():
+        await upstream.session.close()
 
 
 class UpstreamError(RuntimeError):
@@ -175,19 +187,24 @@ async def stream_chat(
                "Accept": "text/event-stream"}
     started = time.monotonic()
     attempt = 0
+    resent = False
     while True:
         response = deltas = None
         try:
-            http = _client(endpoint, token_timeout)
-            response = await http.send(http.build_request("POST", "/chat/completions", content=body,
-                                                          headers=headers), stream=True)
-            if response.status_code != 200:
-                raise UpstreamError(_status_message(response.status_code, await response.aread()))
+            upstream = _client(endpoint, token_timeout)
+            response = await upstream.session.post(upstream.completions_url, data=body, headers=headers)
+            if response.status != 200:
+                raise UpstreamError(_status_message(response.status, await response.read()))
             deltas = _text_deltas(response, stats)
             first = await _next_delta(deltas, first_token_timeout)
             break
-        except (UpstreamError, httpx.HTTPError, asyncio.TimeoutError, OSError) as exc:
-            await _close(response, deltas)
+        except BaseException as exc:
+            await _close(response, deltas)  # cancelled too (a speculative request no longer wanted): hang up
+            if not isinstance(exc, (UpstreamError, aiohttp.ClientError, asyncio.TimeoutError, OSError)):
+                raise
+            if response is None and not resent and _pooled_connection_dropped(exc):
+                resent = True  # sent again at once, on another connection
+                continue
             attempt += 1
             if attempt > retries:
                 raise EndpointError(_describe(exc), before_first_token=True) from exc
@@ -212,7 +229,7 @@ async def stream_chat(
             stats.text_parts.append(delta)
             yield delta
             delta = await _next_delta(deltas, token_timeout)
-    except (UpstreamError, httpx.HTTPError, asyncio.TimeoutError, OSError) as exc:
+    except (UpstreamError, aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
         raise EndpointError(_describe(exc), before_first_token=False) from exc
     finally:
         stats.duration_ms = int((time.monotonic() - started) * 1000)
@@ -225,11 +242,11 @@ async def _next_delta(deltas: AsyncIterator[str], timeout: float) -> str | None:
         return await anext(deltas, None)
 
 
-async def _text_deltas(response: httpx.Response, stats: StreamStats) -> AsyncIterator[str]:
+async def _text_deltas(response: aiohttp.ClientResponse, stats: StreamStats) -> AsyncIterator[str]:
     """The text of each chunk of a chat-completions event stream, as it arrives; usage and finish
     reason go into ``stats``. Parsed here rather than by the OpenAI SDK, which builds pydantic objects
     for every chunk: per token the relay's largest CPU cost (profiled: docs/relay.md)."""
-    async for data in sse_data(response.aiter_bytes()):
+    async for data in sse_data(response.content.iter_any()):
         if data == b"[DONE]":
             return
         try:
@@ -268,18 +285,25 @@ def _status_message(status: int, body: bytes) -> str:
     return f"HTTP {status}: {str(message)[:300]}"
 
 
-async def _close(response: httpx.Response | None, deltas=None) -> None:
-    """Close a response that may not have been read to its end; never masks the error being handled."""
-    for closable in (deltas, response):
-        if closable is not None:
-            try:
-                await closable.aclose()
-            except Exception:  # noqa: BLE001 - the connection is being dropped anyway
-                pass
+async def _close(response: aiohttp.ClientResponse | None, deltas=None) -> None:
+    """Free a response's connection: back to the pool if it was read to its end, else closed (vLLM
+    aborts a request whose client left). Never masks the error being handled."""
+    if deltas is not None:
+        with contextlib.suppress(Exception):  # the connection is being dropped anyway
+            await deltas.aclose()
+    if response is not None:
+        response.release()
+
+
+def _pooled_connection_dropped(exc: BaseException) -> bool:
+    """A kept-alive connection its server had just closed, unsaid: aiohttp sends only idempotent requests
+    again (httpx checked a connection before reuse); a chat completion not yet answered may be too."""
+    return (isinstance(exc, (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError))
+            and not isinstance(exc, aiohttp.ClientConnectorError))
 
 
 def _describe(exc: BaseException) -> str:
-    if isinstance(exc, (asyncio.TimeoutError, httpx.TimeoutException)):
+    if isinstance(exc, asyncio.TimeoutError):
         return "timed out waiting for the model"
     if isinstance(exc, UpstreamError):
         return str(exc)

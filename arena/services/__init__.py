@@ -6,16 +6,16 @@ from arena.services.accounts import (
     user_account_changed,
 )
 from arena.services.battles import (
-    AcceptedPrompt, Answer, TurnPlan, abandon_battle, begin_turn, cast_vote, check_prompt, clean_prompt, complete_turn,
-    settle_stale_turn, start_battle, submit_prompt,
+    AcceptedPrompt, Answer, Ballot, BallotResult, TurnPlan, abandon_battle, begin_turn, cast_vote, cast_votes,
+    check_prompt, clean_prompt, complete_turn, settle_stale_turn, start_battle, submit_prompt,
 )
 from arena.services.errors import ArenaError
 from arena.services.pairing import Pair, SideCall, candidates, choose, draw_pair, side_call
 from arena.services.exports import fail_stale_exports, request_export, run_export_job
 
 __all__ = [
-    "AcceptedPrompt", "Answer", "ArenaError", "Pair", "SideCall", "TurnPlan", "abandon_battle", "announce_account_gone",
-    "begin_turn", "candidates", "cast_vote", "choose", "check_prompt", "clean_prompt", "complete_turn", "connect_account_signals", "delete_participant",
+    "AcceptedPrompt", "Answer", "ArenaError", "Ballot", "BallotResult", "Pair", "SideCall", "TurnPlan", "abandon_battle", "announce_account_gone",
+    "begin_turn", "candidates", "cast_vote", "cast_votes", "choose", "check_prompt", "clean_prompt", "complete_turn", "connect_account_signals", "delete_participant",
     "draw_pair", "fail_stale_exports", "participant_group", "register_participant",
     "request_export", "run_export_job", "settle_stale_turn", "side_call", "start_battle", "submit_prompt",
     "user_account_changed",

@@ -14,26 +14,56 @@ from arena import categories, duplicates
 from arena.models import Battle, Category, Message, PromptLabel, Vote
 
 
-@transaction.atomic
+LABEL_BATCH = 500  # battles labelled in one transaction
+
+
 def label_battle(*, battle_id) -> PromptLabel | None:
     """Label the battle's first prompt; None when it has none (or the battle is gone)."""
-    prompt = (Message.objects.filter(battle_id=battle_id, role=Message.Role.USER).order_by("turn")
-              .values_list("content", flat=True).first())
-    if prompt is None or not Battle.objects.filter(pk=battle_id).exists():
+    if not label_battles(battle_ids=[battle_id]):
         return None
+    return PromptLabel.objects.get(battle_id=battle_id)
+
+
+@transaction.atomic
+def label_battles(*, battle_ids: Iterable) -> int:
+    """Label these battles' first prompts, a few queries for them all; returns how many had a prompt.
+    The same prompt text is labelled once (copy-pasted prompts are common)."""
+    first_prompts: dict = {}
+    rows = (Message.objects.filter(battle_id__in=list(battle_ids), role=Message.Role.USER)
+            .order_by("battle_id", "turn").values_list("battle_id", "content"))
+    for battle_id, content in rows:
+        first_prompts.setdefault(battle_id, content)
+    if not first_prompts:
+        return 0
     active = list(Category.objects.filter(is_active=True))
-    slugs = set(categories.labeller().label(prompt, active))
-    label, _created = PromptLabel.objects.update_or_create(
-        battle_id=battle_id,
-        defaults={"language": categories.prompt_language(prompt), "signature": duplicates.signature(prompt)})
-    label.categories.set([category for category in active if category.slug in slugs])
-    return label
+    chosen = categories.labeller()
+    labels_of = {text: _labels(text, chosen, active) for text in dict.fromkeys(first_prompts.values())}
+    labels = [PromptLabel(battle_id=battle_id, language=labels_of[text][0], signature=labels_of[text][1])
+              for battle_id, text in first_prompts.items()]
+    # One upsert: ``duplicates`` (reweight_duplicates') is left as it is on a relabelled prompt.
+    PromptLabel.objects.bulk_create(labels, update_conflicts=True, unique_fields=["battle"],
+                                    update_fields=["language", "signature", "labelled_at"])
+    through = PromptLabel.categories.through
+    through.objects.filter(promptlabel_id__in=list(first_prompts)).delete()
+    through.objects.bulk_create([through(promptlabel_id=battle_id, category_id=category.pk)
+                                 for battle_id, text in first_prompts.items() for category in labels_of[text][2]])
+    return len(labels)
+
+
+def _labels(prompt: str, chosen, active: list[Category]) -> tuple[str, bytes, list[Category]]:
+    """(language, MinHash signature, categories) of one prompt."""
+    slugs = set(chosen.label(prompt, active))
+    return (categories.prompt_language(prompt), duplicates.signature(prompt),
+            [category for category in active if category.slug in slugs])
 
 
 def relabel_battles(*, battle_ids: Iterable | None = None) -> int:
-    """Label these battles again (all voted battles when None), one transaction each; returns how many."""
+    """Label these battles again (all voted battles when None), ``LABEL_BATCH`` to a transaction;
+    returns how many were labelled."""
     ids = battle_ids if battle_ids is not None else Battle.objects.filter(vote__isnull=False).values_list("pk", flat=True)
-    return sum(label_battle(battle_id=battle_id) is not None for battle_id in list(ids))
+    ids = list(ids)
+    return sum(label_battles(battle_ids=ids[start:start + LABEL_BATCH])
+               for start in range(0, len(ids), LABEL_BATCH))
 
 
 @dataclass

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_POST
 
 from arena import selectors, services, tasks
 from arena.forms import VoteForm
-from arena.models import ArenaConfig, Battle, Reaction, Vote
+from arena.models import Reaction
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +73,8 @@ def battle_page(request):
 
 @require_POST
 def vote(request, battle_id):
-    """Store the vote, then (and only then) reveal who A and B were."""
+    """Store the vote, then (and only then) reveal who A and B were. The battle socket's ``vote`` frame
+    (arena/vote_batching.py) is the fast path; this is the page's fallback, with the same answers."""
     participant = selectors.participant_for(request.user)
     if participant is None:
         return JsonResponse({"error": "login_required", "message": _("Log in to vote.")}, status=403)
@@ -84,30 +85,17 @@ def vote(request, battle_id):
             status=400,
         )
     board_state = selectors.published_board_state()  # the board before this vote (a refresh may follow it)
+    ballot = services.Ballot(battle_id=battle_id, participant_id=participant.pk, **form.cleaned_data)
     try:
         # Quality checks and the leaderboard refresh run once the vote is really stored.
-        services.cast_vote(battle_id=battle_id, participant=participant, **form.cleaned_data,
-                           after_commit=tasks.vote_stored)
-    except Battle.DoesNotExist:
-        return JsonResponse({"error": "not_found", "message": _("This battle does not exist.")}, status=404)
-    except services.ArenaError as error:
-        if error.code == "already_voted" and _is_repeat(battle_id, participant, form.cleaned_data):
-            pass  # a retry of a vote that was stored (its answer lost on the way): answer it again
-        else:
-            status = 403 if error.code == "not_yours" else 409
-            return JsonResponse({"error": error.code, "message": str(error.message)}, status=status)
+        (result,) = services.cast_votes(ballots=[ballot], after_commit=lambda ids: tasks.vote_stored(ids[0]))
     except (OperationalError, InterfaceError):
         # The database went away mid-vote: the transaction stored all of it or nothing, so a retry is safe.
         logger.warning("vote on battle %s not stored: database unavailable", battle_id, exc_info=True)
         return JsonResponse({"error": "retry", "message": _("Your vote could not be stored just now. Try again.")},
                             status=503)
-    battle = Battle.objects.select_related("model_a", "model_b").get(pk=battle_id)
-    # The overall fit leaves "both bad" out unless it counts as a tie (arena/ranking/counts.py).
-    counted = form.cleaned_data["overall"] != "both_bad" or ArenaConfig.current().both_bad_as_tie
-    return JsonResponse({"status": "voted", "reveal": selectors.reveal(battle, board_state=board_state,
-                                                                       counted=counted)})
-
-
-def _is_repeat(battle_id, participant, choices: dict) -> bool:
-    """Is the stored vote on this battle this participant's, with these same answers?"""
-    return Vote.objects.filter(battle_id=battle_id, participant=participant, **choices).exists()
+    if result.error is not None:  # a repeat with the same answers (its answer was lost on the way) is no error
+        status = {"not_found": 404, "not_yours": 403, "account_gone": 403}.get(result.error.code, 409)
+        return JsonResponse({"error": result.error.code, "message": str(result.error.message)}, status=status)
+    (reveal,) = selectors.reveals([(result.vote.battle, ballot.overall)], board_state=board_state)
+    return JsonResponse({"status": "voted", "reveal": reveal})

@@ -267,6 +267,10 @@ ARENA = {
     # Start a turn's upstream requests while its prompt's transaction runs (arena/upstream.py); off only
     # to measure what it saves (bench/arena_latency.py ttft --no-speculation).
     "SPECULATIVE_START": os.environ.get("ARENA_SPECULATIVE_START", "1") != "0",
+    # Votes sent over the battle socket are stored together (arena/vote_batching.py): a batch collects for
+    # at most this many ms (or until it is full, or while the previous batch is being stored), then goes
+    # to the database in one transaction. 0: each vote goes at once, alone unless others arrived with it.
+    "VOTE_BATCH_MS": float(os.environ.get("ARENA_VOTE_BATCH_MS", "5")),
     # Retries of a request that failed before its first token.
     "CONNECT_RETRIES": env_int("ARENA_CONNECT_RETRIES", 1),
     # Secret salt for participant hashes in exports (same salt -> same hash across exports).

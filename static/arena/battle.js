@@ -1,4 +1,6 @@
-// Battle page: streams both answers over one WebSocket, then posts the vote.
+// Battle page: streams both answers over one WebSocket, then sends the vote over it (a "vote" frame,
+// answered with "voted" and the reveal, or an error, carrying its request number); when the socket is
+// closed or the answer is late it posts the vote instead (a stored vote sent again is answered again).
 // Model output is shown with textContent while streaming; the server's sanitised HTML replaces it
 // when a side finishes. Nothing here ever learns a model's identity before the vote response.
 // A dropped socket (a phone losing its signal, a server restart) is reopened with backoff, and the
@@ -20,6 +22,9 @@
   const RESUME_TRIES = 5;  // resumes refused as "battle_busy" (the cut turn is still being stored)
   // Refusals after which this battle takes no more prompts (only "New battle" or the vote remain).
   const CLOSED_CODES = ["battle_closed", "not_resumable"];
+  const VOTE_ANSWER_MS = 5000;  // a vote frame unanswered this long is posted over HTTP instead
+  const voteWaiters = new Map();  // request number -> its answer's handler
+  let nextRequest = 1;
   let socket = null, battleId = null, answering = false, current = {};
   let votable = false;  // the battle can be voted (the form is hidden only while a prompt is in flight)
   let pending = null;  // a prompt sent whose turn has not started: {text, bubbles}
@@ -138,6 +143,7 @@
     ws.addEventListener("close", (event) => {
       if (socket !== ws) return;
       socket = null; resuming = false;
+      for (const answered of [...voteWaiters.values()]) answered(null);  // their votes go over HTTP
       takeBackPending(); endStreaming("");
       lock(true); stopBtn.disabled = true;
       // 4401: not logged in; 4410: the account was deleted or deactivated. Reconnecting cannot help.
@@ -192,6 +198,11 @@
 
   function onFrame(event) {
     const frame = JSON.parse(event.data);
+    if (frame.request !== undefined) {  // a vote's answer; one that came too late is dropped (posted meanwhile)
+      const answered = voteWaiters.get(frame.request);
+      if (answered) answered(frame);
+      return;
+    }
     switch (frame.type) {
       case "battle": remember(frame.battle); break;
       case "resumed": resuming = false; restore(frame); break;
@@ -373,6 +384,35 @@
   }
 
   // ------------------------------------------------------------ the vote (its form's own behaviour: vote_form.js)
+  function voteOverSocket(battle) {
+    // Resolves with the server's answer frame, or null: socket closed, or no answer in time.
+    return new Promise((resolve) => {
+      const request = nextRequest++;
+      const frame = {type: "vote", battle: battle, request: request};
+      for (const name of ["content", "language", "overall"]) frame[name] = voteForm.elements[name].value;
+      const timer = setTimeout(() => answered(null), VOTE_ANSWER_MS);
+      function answered(answer) { clearTimeout(timer); voteWaiters.delete(request); resolve(answer); }
+      voteWaiters.set(request, answered);
+      if (!send(frame)) answered(null);
+    });
+  }
+  async function castVote(battle) {
+    // {reveal} once stored; {message} when refused; null when offline.
+    const answer = await voteOverSocket(battle);
+    if (answer && answer.type === "voted") return {reveal: answer.reveal};
+    if (answer && answer.code !== "server_error") return {message: answer.message};
+    try {  // no answer, or the socket path failed: the same vote over HTTP (a stored one is answered again)
+      const response = await fetch("/battle/" + battle + "/vote/", {
+        method: "POST", body: new FormData(voteForm), credentials: "same-origin",
+        headers: {"X-CSRFToken": voteForm.elements.csrfmiddlewaretoken.value},
+      });
+      const data = await response.json();
+      return response.ok ? {reveal: data.reveal} : {message: data.message};
+    } catch (error) {
+      return null;
+    }
+  }
+
   voteForm.addEventListener("submit", async (event) => {
     event.preventDefault();
     if (!battleId) return;
@@ -384,20 +424,13 @@
     }
     $("vote-error").hidden = true;
     $("submit-vote").disabled = true;
-    let response, data;
-    try {
-      response = await fetch("/battle/" + battleId + "/vote/", {
-        method: "POST", body: new FormData(voteForm), credentials: "same-origin",
-        headers: {"X-CSRFToken": voteForm.elements.csrfmiddlewaretoken.value},
-      });
-      data = await response.json();
-    } catch (error) {  // offline: the battle stays in sessionStorage, so a reload brings it back to vote
-      $("submit-vote").disabled = false;
+    const data = await castVote(battleId);
+    $("submit-vote").disabled = false;
+    if (!data) {  // offline: the battle stays in sessionStorage, so a reload brings it back to vote
       setStatus(T.disconnected, "error");
       return;
     }
-    $("submit-vote").disabled = false;
-    if (!response.ok) { setStatus(data.message, "error"); return; }
+    if (!data.reveal) { setStatus(data.message, "error"); return; }
     remember(null); votable = false;  // voted: nothing left to resume
     const chosen = {content: voteForm.elements.content.value, language: voteForm.elements.language.value,
                     overall: voteForm.elements.overall.value};

@@ -51,10 +51,13 @@ def test_volunteer_flow(live_server_asgi, browser, fake_openai, tmp_path, monkey
     page.check('input[name="language"][value="A"]')
     assert page.is_visible("#overall-suggestion")  # overall is suggested by the agreeing answers…
     page.check('input[name="overall"][value="both_bad"]')  # …never filled in: the volunteer chooses
+    posted: list[str] = []
+    page.on("request", lambda request: posted.append(request.url) if request.method == "POST" else None)
     page.click("#submit-vote")
     page.wait_for_selector("#reveal:not([hidden])")
     revealed = page.inner_text("#reveal")
     assert "Eredu-Maltzurra" in revealed and "Eredu-Jatorra" in revealed
+    assert any('"type":"voted"' in frame for frame in frames) and posted == []  # over the socket, not HTTP
     from arena.models import Vote
 
     assert Vote.objects.get().overall == "both_bad"
@@ -197,4 +200,42 @@ def test_a_deleted_account_closes_the_page_socket_for_good(live_server_asgi, bro
                            timeout=15000)
     time.sleep(2)  # longer than the first reconnect delay
     assert len(opened) == 1 and page.is_disabled("#send")
+    context.close()
+
+
+def test_a_vote_the_socket_does_not_answer_is_posted_instead(live_server_asgi, browser, fake_openai, monkeypatch):
+    """The vote frame is lost on the way (the socket stays open): after a few seconds the page posts the
+    vote to the vote view, which stores it once and answers with the reveal."""
+    from arena.models import Vote
+    from tests.arena.conftest import make_participant, session_cookie
+
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    register_model("Eredu-Bat", "echo-bat", fake_openai.base_url)
+    register_model("Eredu-Bi", "echo-bi", fake_openai.base_url)
+    cookie = session_cookie(make_participant("itziar").user)
+    context = browser.new_context(locale="eu-ES")
+    context.add_cookies([{"name": "sessionid", "value": cookie.split("=", 1)[1], "url": live_server_asgi.url}])
+    page = context.new_page()
+    dropped: list[str] = []
+
+    def lose_votes(ws):
+        server = ws.connect_to_server()
+        ws.on_message(lambda message: dropped.append(message) if '"type":"vote"' in str(message)
+                      else server.send(message))
+
+    page.route_web_socket("**/ws/battle/", lose_votes)
+    posted: list[str] = []
+    page.on("request", lambda request: posted.append(request.url) if request.method == "POST" else None)
+    page.goto(live_server_asgi.url + "/battle/")
+    page.wait_for_function("() => !document.getElementById('send').disabled")
+    page.fill("#prompt", "Kaixo!")
+    page.click("#send")
+    page.wait_for_selector("#vote-form:not([hidden])", timeout=30000)
+    for name in ("content", "language", "overall"):
+        page.check(f'input[name="{name}"][value="tie"]')
+    page.click("#submit-vote")
+    page.wait_for_selector("#reveal:not([hidden])", timeout=15000)
+    assert len(dropped) == 1 and [url for url in posted if url.endswith("/vote/")] == [
+        f"{live_server_asgi.url}/battle/{Vote.objects.get().battle_id}/vote/"]
+    assert "Eredu-Bat" in page.inner_text("#reveal") and Vote.objects.get().overall == "tie"
     context.close()

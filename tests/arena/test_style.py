@@ -42,3 +42,15 @@ def test_no_prose_gives_no_share_and_code_is_not_prose():
     assert style_features("").basque_share is None
     assert style_features("```\nfor i in range(10): print(i)\n```").basque_share is None
     assert sentences("Lehena. Bigarrena!\nHirugarrena") == ["Lehena.", "Bigarrena!", "Hirugarrena"]
+
+
+def test_sentences_detected_together_give_each_answer_the_features_it_gets_alone():
+    from arena.style import candidate_sentences, detect_languages
+
+    answers = [MARKDOWN, "Gaur eguraldi ona dago Donostian. Pero mañana vamos a ir al cine con mis amigos.",
+               "The weather in London is very rainy this week. Gaur eguraldi ona dago Donostian.", "Ados.", ""]
+    together = detect_languages(sentence for text in answers for sentence in candidate_sentences(text))
+    assert set(together.values()) >= {"BASQUE", "SPANISH", "ENGLISH"}
+    assert [style_features(text, 0, together) for text in answers] == [style_features(text) for text in answers]
+    # Sentences the batch did not detect are detected for that answer.
+    assert style_features(answers[1], 0, {}) == style_features(answers[1])

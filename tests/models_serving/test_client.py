@@ -41,7 +41,7 @@ async def test_every_upstream_client_shares_the_one_tls_context():
     assert first is not second
     assert client._client(client.Endpoint("http://127.0.0.1:9/v1", "c"), 5.0) is first  # one pool per endpoint
     for upstream in (first, second):
-        assert upstream._transport._pool._ssl_context is client._TLS
+        assert upstream.session.connector._ssl is client._TLS
     await client.close_clients()  # what the ASGI server's shutdown calls
     assert first.is_closed and second.is_closed
     assert client._client(client.Endpoint("http://127.0.0.1:9/v1", "a"), 5.0) is not first
@@ -49,10 +49,17 @@ async def test_every_upstream_client_shares_the_one_tls_context():
 
 
 @contextlib.asynccontextmanager
-async def raw_upstream(body: bytes, status: str = "200 OK", *, pause_after: int | None = None):
-    """An HTTP server on 127.0.0.1 that answers every request with ``body`` (chunked, as vLLM streams)."""
+async def raw_upstream(body: bytes, status: str = "200 OK", *, pause_after: int | None = None, at_once=False):
+    """An HTTP server on 127.0.0.1 that answers every request with ``body`` (chunked, as vLLM streams;
+    ``at_once``: in one write, with its length) and then closes the connection without saying so."""
     async def handle(reader, writer):
         await reader.readuntil(b"\r\n\r\n")
+        if at_once:
+            writer.write(f"HTTP/1.1 {status}\r\ncontent-type: text/event-stream\r\n"
+                         f"content-length: {len(body)}\r\n\r\n".encode() + body)
+            await writer.drain()
+            writer.close()
+            return
         writer.write(f"HTTP/1.1 {status}\r\ncontent-type: text/event-stream\r\n"
                      "transfer-encoding: chunked\r\n\r\n".encode())
         for index, line in enumerate(body.split(b"\n\n")):
@@ -120,9 +127,81 @@ async def test_garbage_instead_of_events_is_an_error_not_a_crash():
             await collect(endpoint)
 
 
+async def test_a_pooled_connection_the_server_has_just_closed_fails_no_request():
+    """A server may close a kept-alive connection right after an answer, or as it idles out, without
+    saying so: the next request, sent before the close was noticed, is sent again on a new connection."""
+    body = chunk("Kaixo") + chunk(None, "stop") + b"data: [DONE]\n\n"
+    async with raw_upstream(body, at_once=True) as endpoint:
+        for _ in range(3):
+            assert (await collect(endpoint))[0] == ["Kaixo"]  # retries=0: no second try for other failures
+
+
 async def test_a_silent_upstream_times_out_between_tokens():
     body = chunk("Bat") + chunk("Bi") + chunk(None, "stop")
     async with raw_upstream(body, pause_after=1) as endpoint:
         with pytest.raises(EndpointError, match="timed out") as failed:
             await collect(endpoint, token_timeout=0.3)
     assert failed.value.before_first_token is False
+
+
+@contextlib.asynccontextmanager
+async def hanging_upstream(events: bytes):
+    """An upstream that sends its headers and ``events``, then says nothing more: the test stops reading.
+    Yields (endpoint, answering, hung_up): set when the headers were sent / when the client hung up
+    (what makes vLLM abort the request instead of generating its answer for nobody)."""
+    answering, hung_up = asyncio.Event(), asyncio.Event()
+
+    async def handle(reader, writer):
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n")
+        if events:
+            writer.write(f"{len(events):x}\r\n".encode() + events + b"\r\n")
+        await writer.drain()
+        answering.set()
+        with contextlib.suppress(OSError):
+            while await reader.read(1024):  # the rest of the request body, then the client's end
+                pass
+        hung_up.set()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        yield Endpoint(base_url=f"http://127.0.0.1:{port}/v1", served_name="hanging"), answering, hung_up
+    finally:
+        server.close()
+        await client.close_clients()
+
+
+def hanging_stream(endpoint):
+    return stream_chat(endpoint, [{"role": "user", "content": "Kaixo"}], temperature=0.7, top_p=1.0,
+                       max_tokens=50, first_token_timeout=30.0, token_timeout=30.0, retries=0)
+
+
+async def test_a_request_cancelled_before_its_first_token_hangs_up_at_once():
+    """arena/upstream.py cancels a speculative request the stored plan contradicts while it waits for
+    its first token: the connection is closed then, not left open in the pool."""
+    async with hanging_upstream(b"") as (endpoint, answering, hung_up):
+        first = asyncio.ensure_future(anext(hanging_stream(endpoint)))
+        await asyncio.wait_for(answering.wait(), 5)
+        first.cancel()
+        await asyncio.wait_for(hung_up.wait(), 5)
+        assert first.cancelled()
+
+
+@pytest.mark.parametrize("how", ["closed", "cancelled"])
+async def test_a_stream_abandoned_mid_answer_hangs_up_at_once(how):
+    """The volunteer leaves mid-answer: the reader closes the stream, or its task is cancelled while
+    it waits for the next token."""
+    async with hanging_upstream(chunk("Kaixo")) as (endpoint, _, hung_up):
+        stream = hanging_stream(endpoint)
+        assert await anext(stream) == "Kaixo"
+        if how == "closed":
+            await stream.aclose()
+        else:
+            waiting = asyncio.ensure_future(anext(stream))
+            await asyncio.sleep(0.05)
+            waiting.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await waiting
+        await asyncio.wait_for(hung_up.wait(), 5)

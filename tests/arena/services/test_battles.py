@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import threading
+import uuid
 
 import pytest
 from django.db import connection
@@ -84,3 +85,61 @@ def test_concurrent_double_submit_stores_one_vote(echo_models):
         thread.join()
     assert sorted(outcomes) == ["already_voted"] * 3 + ["ok"]
     assert Vote.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_cast_votes_decides_each_ballot_alone_and_stores_the_good_ones_together(participant, echo_models,
+                                                                               django_capture_on_commit_callbacks):
+    stranger = make_participant("mikel")
+    ready = [ready_battle(participant, echo_models) for _ in range(2)]
+    answering = ready_battle(participant, echo_models, status=Battle.Status.ANSWERING)
+    theirs = ready_battle(stranger, echo_models)
+    same = dict(participant_id=participant.pk, **VALID)
+    ballots = [
+        services.Ballot(battle_id=ready[0].pk, **same),
+        services.Ballot(battle_id=answering.pk, **same),
+        services.Ballot(battle_id=theirs.pk, **same),
+        services.Ballot(battle_id=ready[0].pk, **same),  # the same vote again (two tabs): answered again
+        services.Ballot(battle_id=ready[0].pk, participant_id=participant.pk, content="B", language="B", overall="B"),
+        services.Ballot(battle_id=uuid.uuid4(), **same),
+        services.Ballot(battle_id=ready[1].pk, participant_id=participant.pk, content="tie", language="B",
+                        overall="both_bad"),
+    ]
+    announced = []
+    with django_capture_on_commit_callbacks(execute=True):
+        results = services.cast_votes(ballots=ballots, after_commit=announced.append)
+    codes = [result.error.code if result.error else ("repeat" if result.repeat else "stored") for result in results]
+    assert codes == ["stored", "not_ready", "not_yours", "repeat", "already_voted", "not_found", "stored"]
+    assert results[3].vote.pk == results[0].vote.pk
+    stored = {vote.battle_id: vote for vote in Vote.objects.select_related("transcript")}
+    assert set(stored) == {ready[0].pk, ready[1].pk}
+    assert (stored[ready[1].pk].overall, stored[ready[1].pk].basque_level) == ("both_bad", "C1-C2")
+    assert all(json.loads(vote.transcript.side_a)[-1]["content"] == "Kaixo A!" for vote in stored.values())
+    assert set(Battle.objects.filter(status=Battle.Status.VOTED).values_list("pk", flat=True)) == set(stored)
+    assert announced == [[results[0].vote.pk, results[6].vote.pk]]  # once for the batch, after the commit
+
+
+@pytest.mark.django_db
+def test_a_batch_costs_the_same_queries_whatever_its_size(participant, echo_models):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries(count: int) -> int:
+        ballots = [services.Ballot(battle_id=ready_battle(participant, echo_models).pk, participant_id=participant.pk,
+                                   **VALID) for _ in range(count)]
+        with CaptureQueriesContext(connection) as captured:
+            results = services.cast_votes(ballots=ballots)
+        assert all(result.vote is not None for result in results)
+        return len(captured)
+
+    assert queries(2) == queries(20)
+
+
+@pytest.mark.django_db
+def test_a_gone_account_votes_nothing(participant, echo_models):
+    battle = ready_battle(participant, echo_models)
+    participant.user.is_active = False
+    participant.user.save()
+    (result,) = services.cast_votes(ballots=[services.Ballot(battle_id=battle.pk, participant_id=participant.pk,
+                                                             **VALID)])
+    assert result.error.code == "account_gone" and not Vote.objects.exists()

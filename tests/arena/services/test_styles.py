@@ -44,15 +44,43 @@ def test_a_failing_detector_skips_that_answer_and_keeps_the_rest(monkeypatch):
     answer_turn(battle, ("A", "Kaixo!", 0), ("B", "crash", 0))
     real = __import__("arena.style", fromlist=["style_features"]).style_features
 
-    def flaky(text, token_count=0):
+    def flaky(text, token_count=0, languages=None):
         if text == "crash":
             raise RuntimeError("detector crashed")
-        return real(text, token_count)
+        return real(text, token_count, languages)
 
     monkeypatch.setattr("arena.services.styles.style_features", flaky)
     assert store_answer_styles(battle_ids=[battle.pk]) == 1
     assert Message.objects.get(battle=battle, side="B").content == "crash"
     assert list(AnswerStyle.objects.values_list("side", flat=True)) == ["A"]
+
+
+@pytest.mark.django_db
+def test_a_batch_whose_language_detection_fails_is_detected_answer_by_answer(monkeypatch, caplog):
+    """One lingua call detects a batch's sentences; should it fail, each answer is detected alone, so
+    only the answer that breaks the detector goes without features."""
+    from arena import style
+
+    poison = "Esaldi honek detektagailua hausten du beti."
+
+    class Breakable:
+        def __init__(self, detector):
+            self.detector, self.calls = detector, 0
+
+        def detect_languages_in_parallel_of(self, sentences):
+            self.calls += 1
+            if poison in sentences:
+                raise RuntimeError("detector crashed")
+            return self.detector.detect_languages_in_parallel_of(sentences)
+
+    detector = Breakable(style._detector())
+    monkeypatch.setattr(style, "_detector", lambda: detector)
+    battle = answering_battle()
+    answer_turn(battle, ("A", MARKDOWN, 31), ("B", f"Kaixo, zer moduz zaude gaur? {poison}", 0))
+    assert store_answer_styles(battle_ids=[battle.pk]) == 1
+    assert list(AnswerStyle.objects.values_list("side", flat=True)) == ["A"]
+    assert detector.calls == 3  # the batch, then each answer
+    assert "detecting them one by one" in caplog.text
 
 
 @pytest.mark.django_db
