@@ -9,7 +9,7 @@ Frames in are checked before they are parsed (size, then nesting depth); anythin
 server replies with the conversation so far (side letters and rendered answers only) and whether it
 can be voted. A turn cut by a disconnect keeps what each side had streamed (``finish_reason``
 "disconnected"); the battle stays votable and resumable only if both sides had started answering
-that turn, otherwise it is abandoned. A ``vote`` frame stores the vote with other sockets' votes in
+that turn, otherwise it is abandoned (arena/resume.py). A ``vote`` frame stores the vote with other sockets' votes in
 one transaction and is answered with the reveal (arena/vote_batching.py).
 """
 from __future__ import annotations
@@ -21,12 +21,13 @@ import uuid
 
 import orjson
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from channels.consumer import get_handler_name
 from django.conf import settings
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from arena import selectors, services, upstream, vote_batching
-from arena.models import Battle, Message
+from arena import resume, selectors, services, upstream, vote_batching
+from arena.models import Battle
 from arena.frames import nesting_exceeds
 from arena.relay import DeltaFrames
 from arena.rendering import render_answer
@@ -39,10 +40,6 @@ logger = logging.getLogger(__name__)
 
 ACCOUNT_GONE = 4410  # close code: the account was deleted or deactivated (services.announce_account_gone)
 
-# How long a resume waits for a turn cut by the previous socket's disconnect to be stored.
-RESUME_WAIT_SECONDS = 5.0
-
-
 class BattleConsumer(AsyncJsonWebsocketConsumer):
     participant = None
     battle_id = None
@@ -53,6 +50,15 @@ class BattleConsumer(AsyncJsonWebsocketConsumer):
     @classmethod
     async def encode_json(cls, content):
         return orjson.dumps(content).decode()  # every delta frame is encoded: orjson, not json.dumps
+
+    async def dispatch(self, message):
+        """Channels' dispatch without its ``close_old_connections`` before each message: a hop to a
+        worker thread per frame (a twelfth of the vote socket's CPU under py-spy), for connections
+        this consumer never holds on its loop (config/async_db.py closes its own)."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     # ------------------------------------------------------------ connection
 
@@ -136,7 +142,7 @@ class BattleConsumer(AsyncJsonWebsocketConsumer):
                 await handler(content)
             except Exception:  # a bug, not a bad frame: the socket and any turn in flight carry on
                 logger.exception("the %r frame could not be handled", kind)
-                await self.send_error("server_error", _("The message could not be read."))
+                await self.send_error("server_error", _("Something went wrong on our side. Try again."))
 
     async def on_new_battle(self, content):
         if self.is_answering():
@@ -158,43 +164,13 @@ class BattleConsumer(AsyncJsonWebsocketConsumer):
         except (TypeError, ValueError, AttributeError):
             battle_id = None
         if battle_id is None or self.battle_id is not None:  # a page resumes once, on a fresh socket
-            return await self.send_error("not_resumable", _("This conversation is closed. Start a new battle."))
+            return await self.send_json(resume.closed())
         if self.is_answering():
             return await self.send_error("busy", _("Wait until both answers finish, or press stop."))
-        state = await in_db_thread(selectors.resumable_state)(self.participant, battle_id)
-        waited = 0.0
-        while state is not None and state[0] == Battle.Status.ANSWERING and waited < RESUME_WAIT_SECONDS:
-            # The previous socket's disconnect is still storing the cut turn (or another tab is answering).
-            await asyncio.sleep(0.1)
-            waited += 0.1
-            state = await in_db_thread(selectors.resumable_state)(self.participant, battle_id)
-        if state is not None and state[0] == Battle.Status.ANSWERING:
-            # Long dead (the process serving its turn died)? Then the disconnect rule settles it now.
-            if await in_db_thread(services.settle_stale_turn)(battle_id=battle_id,
-                                                                        participant=self.participant):
-                state = await in_db_thread(selectors.resumable_state)(self.participant, battle_id)
-            else:
-                return await self.send_error("battle_busy", _("The models are answering…"))
-        if state is None or state[0] not in (Battle.Status.OPEN, Battle.Status.READY):
-            # Someone else's, voted, failed or abandoned: all look the same from here.
-            return await self.send_error("not_resumable", _("This conversation is closed. Start a new battle."))
-        status, rows = state
-        turns: dict[int, dict] = {}
-        for turn, role, side, text, finish_reason in rows:
-            entry = turns.setdefault(turn, {"turn": turn, "prompt": "", "answers": {}})
-            if role == Message.Role.USER:
-                entry["prompt"] = text
-            elif side in SIDES:
-                entry["answers"][side] = {"text": text, "finish_reason": finish_reason}
-        answers = [answer for entry in turns.values() for answer in entry["answers"].values()]
-        htmls = await asyncio.gather(*(render_answer(answer.pop("text")) for answer in answers))
-        for answer, html in zip(answers, htmls):
-            answer["html"] = html
-        self.battle_id = battle_id
-        await self.send_json({
-            "type": "resumed", "battle": str(battle_id), "status": status,
-            "can_vote": status == Battle.Status.READY, "turns": [turns[turn] for turn in sorted(turns)],
-        })
+        frame = await resume.resumed_frame(self.participant, battle_id)
+        if frame["type"] == "resumed":
+            self.battle_id = battle_id
+        await self.send_json(frame)
 
     async def on_vote(self, content):
         frame = await vote_batching.vote_frame(self.participant, content, self.language)

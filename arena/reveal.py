@@ -7,10 +7,12 @@ page shows them with ``textContent`` and never formats numbers or plurals itself
 """
 from __future__ import annotations
 
+import functools
+from dataclasses import dataclass
 from statistics import NormalDist
 
 import numpy as np
-from django.urls import reverse
+from django.urls import get_script_prefix, reverse
 from django.utils.formats import number_format
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
@@ -48,9 +50,14 @@ def public_card(model: ServedModel) -> dict:
     lines = [(_("Base model"), base), (_("Size"), model.parameters), (_("Adaptation"), adaptation)]
     return {
         "backbone": base, "parameters": model.parameters, "adaptation": adaptation,
-        "leaderboard_url": f"{reverse('arena:leaderboard')}#{leaderboard_anchor(model.public_name)}",
+        "leaderboard_url": _leaderboard_url(get_script_prefix(), model.public_name),
         "lines": [{"label": label, "value": value} for label, value in lines if value],
     }
+
+
+@functools.lru_cache(maxsize=1024)
+def _leaderboard_url(script_prefix: str, name: str) -> str:  # two per vote: reverse and slugify are not free
+    return f"{reverse('arena:leaderboard')}#{leaderboard_anchor(name)}"
 
 
 def answer_figures(rows: list[tuple]) -> dict:
@@ -100,19 +107,31 @@ def energy(model: ServedModel, tokens: int) -> dict | None:
             "source_text": _("Source: %(source)s") % {"source": source}}
 
 
-def vote_effect(state: dict | None, model_a: int, model_b: int, counted: bool) -> dict:
-    """How many more votes the leaderboard needed to tell the pair apart before this vote (from the
-    fit it last published, ``ranking.sampling_state()``: no refit here) and after it.
+@dataclass(frozen=True)
+class BoardSeparation:
+    """A published fit's strengths and covariance, as "votes to tell apart" needs them."""
 
-    The information matrix is rebuilt from that fit's strengths and battles per pair (what the fit
-    used: ``bt.information`` needs only the games per pair), then ``separation.votes_to_separate``
-    as on the leaderboard. One vote more on the pair lowers the estimate by exactly one (its
-    Sherman–Morrison step), so "after" is "before" − 1; ``counted`` is False for a vote the overall
-    fit leaves out ("both bad" when it is not a tie)."""
+    index: dict[int, int]  # model id -> row
+    strengths: np.ndarray
+    cov: np.ndarray
+
+
+# The last board's covariance: every vote until the next refresh reads the same board, and rebuilding
+# it per vote was a fifth of the vote socket's CPU (bench/vote_ingest.py under py-spy).
+_last_board: tuple[tuple, BoardSeparation] | None = None
+
+
+def _board_separation(state: dict | None) -> BoardSeparation | None:
+    global _last_board
     theta = (state or {}).get("theta") or {}
-    if model_a not in theta or model_b not in theta:
-        return {"status": "no_fit", "before": None, "after": None, "text": _(
-            "The leaderboard has no estimate for this pair yet: your vote is among the first that will place them.")}
+    if not theta:
+        return None
+    knobs = ranking_settings()
+    key = (tuple(sorted(theta.items())), tuple(sorted((state.get("pairs") or {}).items())),
+           knobs["prior"], knobs["prior_sd"])
+    last = _last_board  # one read: other threads may replace it meanwhile
+    if last is not None and last[0] == key:
+        return last[1]
     ids = sorted(theta)
     index = {model_id: k for k, model_id in enumerate(ids)}
     n = len(ids)
@@ -124,9 +143,28 @@ def vote_effect(state: dict | None, model_a: int, model_b: int, counted: bool) -
         if low in index and high in index:
             a, b = sorted((index[low], index[high]))
             counts[position[(a, b)], 0] = games  # only the games per pair enter the information
-    knobs = ranking_settings()
     cov = bt.analytic_covariances(strengths, counts, n, knobs["prior"], ridge_for(knobs["prior_sd"]))["fisher"]
-    before = separation.votes_to_separate(strengths, cov, index[model_a], index[model_b], Z_90)
+    strengths.setflags(write=False)
+    cov.setflags(write=False)  # shared by the threads that build reveals
+    board = BoardSeparation(index=index, strengths=strengths, cov=cov)
+    _last_board = (key, board)
+    return board
+
+
+def vote_effect(state: dict | None, model_a: int, model_b: int, counted: bool) -> dict:
+    """How many more votes the leaderboard needed to tell the pair apart before this vote (from the
+    fit it last published, ``ranking.sampling_state()``: no refit here) and after it.
+
+    The information matrix is rebuilt from that fit's strengths and battles per pair (what the fit
+    used: ``bt.information`` needs only the games per pair), then ``separation.votes_to_separate``
+    as on the leaderboard. One vote more on the pair lowers the estimate by exactly one (its
+    Sherman–Morrison step), so "after" is "before" − 1; ``counted`` is False for a vote the overall
+    fit leaves out ("both bad" when it is not a tie)."""
+    board = _board_separation(state)
+    if board is None or model_a not in board.index or model_b not in board.index:
+        return {"status": "no_fit", "before": None, "after": None, "text": _(
+            "The leaderboard has no estimate for this pair yet: your vote is among the first that will place them.")}
+    before = separation.votes_to_separate(board.strengths, board.cov, board.index[model_a], board.index[model_b], Z_90)
     if before is None:
         return {"status": "too_close", "before": None, "after": None, "text": _(
             "These two models are so close that no number of votes in sight would tell them apart; your vote "

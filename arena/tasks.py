@@ -23,6 +23,11 @@ PENDING_CHECK_BATCH = 5000
 CHECKS_QUEUED_KEY = "arena:vote-checks-queued"
 # A batch queued but never run (its worker died) stops blocking the next one after this many seconds.
 CHECKS_QUEUED_TTL = 60
+# One check batch at a time: two would both take the votes not marked checked yet, doing the work twice
+# and deadlocking on the rows they both write (bench/vote_ingest.py, 2 Celery processes). A worker that
+# dies mid-batch stops blocking the next one after this many seconds.
+CHECKS_RUNNING_KEY = "arena:vote-checks-running"
+CHECKS_RUNNING_TTL = 15 * 60
 
 
 def vote_stored(vote_id: int) -> None:
@@ -38,12 +43,25 @@ def vote_stored(vote_id: int) -> None:
 
 @shared_task(name="arena.check_new_votes")
 def check_new_votes() -> int:
-    """Check every vote not checked yet (a batch queued by ``vote_stored``); returns how many."""
-    cache.delete(CHECKS_QUEUED_KEY)  # votes committed from now on queue the next batch
-    ids = selectors.unchecked_vote_ids(older_than=timedelta(0), limit=PENDING_CHECK_BATCH)
-    if len(ids) == PENDING_CHECK_BATCH:
-        check_new_votes.delay()  # more are waiting: another batch after this one
-    return _after_votes(ids)
+    """Check every vote not checked yet (a batch queued by ``vote_stored``); returns how many. While
+    another batch runs this one does nothing: that batch queues the next when it ends."""
+    return _exclusively(timedelta(0))
+
+
+def _exclusively(older_than: timedelta) -> int:
+    if not cache.add(CHECKS_RUNNING_KEY, 1, timeout=CHECKS_RUNNING_TTL):
+        return 0
+    try:
+        cache.delete(CHECKS_QUEUED_KEY)  # votes committed from now on queue the next batch
+        checked = _after_votes(selectors.unchecked_vote_ids(older_than=older_than, limit=PENDING_CHECK_BATCH))
+    finally:
+        cache.delete(CHECKS_RUNNING_KEY)
+    # Votes stored meanwhile (more than a batch, or ones whose task found this batch running): the next
+    # batch, queued now that this one no longer blocks it.
+    if selectors.unchecked_vote_ids(older_than=older_than, limit=1):
+        cache.set(CHECKS_QUEUED_KEY, 0, timeout=CHECKS_QUEUED_TTL)
+        check_new_votes.delay()
+    return checked
 
 
 def _after_votes(vote_ids: list[int]) -> int:
@@ -104,8 +122,7 @@ def recheck_votes(vote_ids: list[int] | None = None) -> int:
 def check_pending_votes() -> int:
     """Beat: check the votes whose check was never run (queued while the broker was down), once they
     are older than a check in flight could be. Returns how many were checked."""
-    ids = selectors.unchecked_vote_ids(older_than=PENDING_CHECK_GRACE, limit=PENDING_CHECK_BATCH)
-    return _after_votes(ids)
+    return _exclusively(PENDING_CHECK_GRACE)
 
 
 @shared_task(name="arena.fail_stale_exports")

@@ -36,6 +36,9 @@ from config.async_db import in_db_thread
 
 logger = logging.getLogger(__name__)
 
+# Each of the vote form's answers and its valid choices (what VoteForm accepts, read from it once).
+VALID_ANSWERS = {name: frozenset(str(value) for value, _label in field.choices)
+                 for name, field in VoteForm.base_fields.items()}
 MAX_BATCH = 200  # ballots per transaction: bounds its lock list and how long it holds them
 
 
@@ -53,8 +56,12 @@ async def vote_frame(participant, content: dict, language: str) -> dict:
     request = content.get("request")
     if type(request) is not int:  # no number to answer to: the page cannot be waiting for this one
         return {"type": "error", "code": "bad_frame", "message": _("The message could not be read.")}
-    form = VoteForm({name: content.get(name) for name in VoteForm.base_fields})
-    if not form.is_valid():
+    answers = {name: content.get(name) for name in VoteForm.base_fields}
+    if all(isinstance(answers[name], str) and answers[name] in choices for name, choices in VALID_ANSWERS.items()):
+        cleaned = answers  # the usual case, without building a form (a deep copy of its fields) per vote
+    elif (form := VoteForm(answers)).is_valid():
+        cleaned = form.cleaned_data
+    else:
         return {"type": "error", "request": request, "code": "invalid_vote", "message": _("Answer all three questions."),
                 "fields": {name: [str(message) for message in messages] for name, messages in form.errors.items()}}
     try:
@@ -62,7 +69,7 @@ async def vote_frame(participant, content: dict, language: str) -> dict:
     except ValueError:
         answer = Answer(error=services.ArenaError("not_found", gettext_lazy("This battle does not exist.")))
     else:
-        ballot = services.Ballot(battle_id=battle_id, participant_id=participant.pk, **form.cleaned_data)
+        ballot = services.Ballot(battle_id=battle_id, participant_id=participant.pk, **cleaned)
         answer = await batcher().submit(ballot, language)
     if answer.error is not None:
         return {"type": "error", "request": request, "code": answer.error.code, "message": str(answer.error.message)}
@@ -117,7 +124,7 @@ class VoteBatcher:
             error = services.ArenaError("retry", gettext_lazy("Your vote could not be stored just now. Try again."))
         except Exception:  # a bug: the page falls back to the vote view
             logger.exception("a batch of %d votes failed", len(batch))
-            error = services.ArenaError("server_error", gettext_lazy("The message could not be read."))
+            error = services.ArenaError("server_error", gettext_lazy("Something went wrong on our side. Try again."))
         return [Answer(error=error) for _ in batch]
 
 

@@ -12,8 +12,11 @@ items of that task (tasks differ a lot in prompt length, so the plain ratio of a
 
 Plain local-completions counts the context without BOS, so on a BOS-adding tokenizer (Llama 3) its
 numbers are off by one token (issue 15); the comparison is meant for tokenizers without BOS (SmolLM2).
-Runs in order plain, ours (, hf): the server's prefix cache, warm after the first, can only help
-plain if ours runs first. Nothing is stored in a database.
+Runs in order ours, plain (, hf), each after emptying the server's prefix cache where the server allows
+it (``--start-server`` starts vLLM with its dev endpoints for that). Even where it cannot be emptied the
+order is fair: ours starts cold, and plain's echo requests never read vLLM's prefix cache (vLLM skips it
+for prompt log-probabilities), while the blocks they write would have warmed ours had it run second.
+Nothing is stored in a database.
 """
 from __future__ import annotations
 
@@ -81,6 +84,20 @@ def projected_seconds(run: dict, plain: dict, full: dict[str, int]) -> float:
                for name in full if plain["step_items"].get(name))
 
 
+def reset_prefix_cache(base_url: str) -> bool:
+    """Empty vLLM's prefix cache (POST /reset_prefix_cache, a dev endpoint); False where it is not offered."""
+    import urllib.error
+    import urllib.request
+
+    root = base_url.rstrip("/").removesuffix("/v1")
+    try:
+        with urllib.request.urlopen(urllib.request.Request(f"{root}/reset_prefix_cache", method="POST"),
+                                    timeout=30) as response:
+            return bool(json.loads(response.read() or b"{}").get("success", True))
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
 def run_ours(target, options) -> dict:
     from evaluation.runner import run_evaluation
 
@@ -120,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
 
         spec = VLLMServerSpec(model=str(Path(args.model).resolve()), served_name=args.served_name or "bench",
                               dtype="float32", max_model_len=args.max_model_len)
+        os.environ.setdefault("VLLM_SERVER_DEV_MODE", "1")  # for /reset_prefix_cache between the runs
         server = VLLMServer(spec, Path("/tmp") / "eval_speed_vllm.log").start()
         server.wait_healthy(timeout=900)
         args.base_url, args.served_name = server.base_url, spec.served_name
@@ -132,9 +150,13 @@ def main(argv: list[str] | None = None) -> int:
         manager = task_manager_for(tasks)
         steps = plan(tasks, manager)
         print(f"tasks: {', '.join(steps)}; window {window} tokens", flush=True)
-        runs = {"plain local-completions": run_plain(target, options, window, manager, steps)}
-        print(f"plain: {runs['plain local-completions']['seconds']:.1f} s", flush=True)
+        runs, emptied = {}, []
+        emptied.append(reset_prefix_cache(args.base_url))
         runs["endpoint_lm (fast path)"] = run_ours(target, options)
+        print(f"ours: {runs['endpoint_lm (fast path)']['seconds']:.1f} s", flush=True)
+        emptied.append(reset_prefix_cache(args.base_url))
+        runs["plain local-completions"] = run_plain(target, options, window, manager, steps)
+        print(f"plain: {runs['plain local-completions']['seconds']:.1f} s", flush=True)
         if args.with_hf:
             from evaluation.runner import run_evaluation
 
@@ -152,7 +174,8 @@ def main(argv: list[str] | None = None) -> int:
     plain = runs["plain local-completions"]
     report = {"tasks": steps, "num_fewshot": args.num_fewshot, "limit": args.limit, "window": window,
               "items": items, "items_per_task": plain["step_items"], "suite_items": full,
-              "suite_items_total": sum(full.values()), "runs": {}}
+              "suite_items_total": sum(full.values()), "prefix_cache_emptied_before_each_run": all(emptied),
+              "runs": {}}
     for name, run in runs.items():
         values = per_item(run["samples"])
         common = reference.keys() & values.keys()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import os
 import time
 import weakref
@@ -195,7 +196,7 @@ async def stream_chat(
             response = await upstream.session.post(upstream.completions_url, data=body, headers=headers)
             if response.status != 200:
                 raise UpstreamError(_status_message(response.status, await response.read()))
-            deltas = _text_deltas(response, stats)
+            deltas = _text_deltas(response, stats, token_timeout)
             first = await _next_delta(deltas, first_token_timeout)
             break
         except BaseException as exc:
@@ -228,7 +229,9 @@ async def stream_chat(
             length += len(delta)
             stats.text_parts.append(delta)
             yield delta
-            delta = await _next_delta(deltas, token_timeout)
+            # No timer per token (asyncio.timeout's were a tenth of a relaying worker's CPU, py-spy):
+            # the session's sock_read bounds a silent socket, _text_deltas a socket sending no text.
+            delta = await anext(deltas, None)
     except (UpstreamError, aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
         raise EndpointError(_describe(exc), before_first_token=False) from exc
     finally:
@@ -242,11 +245,15 @@ async def _next_delta(deltas: AsyncIterator[str], timeout: float) -> str | None:
         return await anext(deltas, None)
 
 
-async def _text_deltas(response: aiohttp.ClientResponse, stats: StreamStats) -> AsyncIterator[str]:
+async def _text_deltas(response: aiohttp.ClientResponse, stats: StreamStats,
+                       token_timeout: float) -> AsyncIterator[str]:
     """The text of each chunk of a chat-completions event stream, as it arrives; usage and finish
     reason go into ``stats``. Parsed here rather than by the OpenAI SDK, which builds pydantic objects
-    for every chunk: per token the relay's largest CPU cost (profiled: docs/relay.md)."""
-    async for data in sse_data(response.content.iter_any()):
+    for every chunk: per token the relay's largest CPU cost (profiled: docs/relay.md). Raises
+    TimeoutError when the stream keeps sending but no text for ``token_timeout`` seconds."""
+    clock = asyncio.get_running_loop().time
+    last_text = [math.inf]  # before the first text, first_token_timeout applies (stream_chat)
+    async for data in sse_data(_paced(response.content.iter_any(), clock, last_text, token_timeout)):
         if data == b"[DONE]":
             return
         try:
@@ -272,7 +279,17 @@ async def _text_deltas(response: aiohttp.ClientResponse, stats: StreamStats) -> 
         text = delta.get("content") if isinstance(delta, dict) else None
         if text and isinstance(text, str):
             stats.chunks += 1
+            last_text[0] = clock()
             yield text
+
+
+async def _paced(chunks: AsyncIterator[bytes], clock, last_text: list[float], timeout: float) -> AsyncIterator[bytes]:
+    """The stream's network chunks, cut off once ``timeout`` s passed since its last text (comments,
+    empty or usage-only events do not keep a stalled answer alive): one clock read per chunk."""
+    async for chunk in chunks:
+        if clock() - last_text[0] > timeout:
+            raise asyncio.TimeoutError
+        yield chunk
 
 
 def _status_message(status: int, body: bytes) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.special import expit
 
 from arena.ranking import bt, style_fit
 from arena.ranking.style_data import SIDE_FEATURES, StyleRows
@@ -177,7 +178,7 @@ def _coefficient(name: str, beta_std: float, scale: float, intervals: dict) -> C
     contrast = CONTRASTS[name] / scale
 
     def win(value: float) -> float:
-        return float(1.0 / (1.0 + np.exp(-value * contrast)))
+        return float(expit(value * contrast))  # the logistic, without overflow for a bench's extreme contrasts
 
     return Coefficient(
         name=name, estimate=float(beta_std / scale), win_probability=win(beta_std),

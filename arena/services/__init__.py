@@ -1,15 +1,16 @@
 """Writes of the arena app (keyword-only, typed, transactional), one module per concern:
 ``accounts`` (sign-up, deletion, closing a gone account's sockets), ``battles`` (pair, prompts,
-answers, turns, the vote) and ``exports`` (queued research exports). Callers use this package."""
+answers, turns), ``votes`` and ``exports`` (queued research exports). Callers use this package."""
 from arena.services.accounts import (
     announce_account_gone, connect_account_signals, delete_participant, participant_group, register_participant,
     user_account_changed,
 )
 from arena.services.battles import (
-    AcceptedPrompt, Answer, Ballot, BallotResult, TurnPlan, abandon_battle, begin_turn, cast_vote, cast_votes,
-    check_prompt, clean_prompt, complete_turn, settle_stale_turn, start_battle, submit_prompt,
+    AcceptedPrompt, Answer, TurnPlan, abandon_battle, begin_turn, check_prompt, clean_prompt, complete_turn,
+    settle_stale_turn, start_battle, submit_prompt,
 )
 from arena.services.errors import ArenaError
+from arena.services.votes import Ballot, BallotResult, cast_vote, cast_votes
 from arena.services.pairing import Pair, SideCall, candidates, choose, draw_pair, side_call
 from arena.services.exports import fail_stale_exports, request_export, run_export_job
 

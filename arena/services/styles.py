@@ -26,8 +26,9 @@ def store_answer_styles(*, battle_ids: Iterable) -> int:
     """Store the features of these battles' answers that have none yet; returns how many were stored.
     A detector failure skips that answer (logged) and never touches the answer itself."""
     battle_ids = list(battle_ids)
+    # Key order (here and below): concurrent writers of overlapping rows then wait instead of deadlocking.
     missing = list(Message.objects.filter(battle_id__in=battle_ids, role=Message.Role.ASSISTANT, style__isnull=True)
-                   .values_list("pk", "battle_id", "side", "content", "token_count"))
+                   .order_by("pk").values_list("pk", "battle_id", "side", "content", "token_count"))
     rows = []
     for start in range(0, len(missing), ANSWERS_PER_DETECTION):
         answers = missing[start:start + ANSWERS_PER_DETECTION]
@@ -68,7 +69,7 @@ def store_vote_styles(*, battle_ids: Iterable) -> int:
     battle_ids = list(battle_ids)
     per_battle = AnswerStyle.objects.filter(battle_id__in=battle_ids).values("battle_id").annotate(**sums)
     features = {row.pop("battle_id"): row for row in per_battle}
-    votes = Vote.objects.filter(battle_id__in=list(features)).values_list("pk", "battle_id")
+    votes = Vote.objects.filter(battle_id__in=list(features)).order_by("pk").values_list("pk", "battle_id")
     rows = [VoteStyle(vote_id=vote_id, **features[battle_id]) for vote_id, battle_id in votes]
     VoteStyle.objects.bulk_create(rows, update_conflicts=True, unique_fields=["vote"], update_fields=list(sums))
     return len(rows)

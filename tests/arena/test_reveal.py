@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from django.conf import settings
+from django.test import override_settings
 from django.utils import translation
 
 from arena import reveal
@@ -110,3 +112,19 @@ def test_votes_needed_drop_by_one_per_vote_on_the_pair():
     state["pairs"][(1, 2)] += 1
     again = reveal.vote_effect(state, 1, 2, True)["before"]
     assert again == before - 1
+
+
+def test_a_board_is_prepared_once_for_all_the_votes_that_read_it():
+    """Every vote until the next refresh reads the same published board (a new copy from the cache
+    each time): its covariance is built once, and rebuilt when the board or the prior changes."""
+    def state():
+        return {"theta": {1: 0.3, 2: 0.0, 3: -0.2}, "pairs": {(1, 2): 12, (2, 3): 9}}
+
+    first = reveal._board_separation(state())
+    assert reveal._board_separation(state()) is first
+    changed = state()
+    changed["pairs"][(1, 2)] = 13
+    assert reveal._board_separation(changed) is not first
+    first = reveal._board_separation(state())
+    with override_settings(ARENA={**settings.ARENA, "LEADERBOARD_PRIOR_SD": settings.ARENA["LEADERBOARD_PRIOR_SD"] * 2}):
+        assert reveal._board_separation(state()) is not first

@@ -105,3 +105,37 @@ def test_votes_whose_check_was_lost_are_checked_by_the_catch_up_task():
     recent.refresh_from_db()
     assert lost.checked_at is not None and recent.checked_at is None
     assert check_pending_votes() == 0
+
+
+@pytest.mark.django_db
+def test_one_check_batch_runs_at_a_time_and_the_running_one_queues_the_votes_it_left(queued):
+    """Two batches at once took the same unchecked votes, did the work twice and deadlocked on the
+    rows both wrote (bench/vote_ingest.py with 2 Celery processes). Now a batch that finds another
+    running does nothing, and the running one queues the next batch for what arrived meanwhile."""
+    from django.core.cache import cache
+
+    from arena.models import Vote
+
+    m1, m2 = make_models(2)
+    first = add_votes([(m1, m2, "A", "A", "A")] * 2)
+    cache.add(tasks.CHECKS_RUNNING_KEY, 1, timeout=60)  # a batch is running in another worker
+    assert tasks.check_new_votes() == 0 and tasks.check_pending_votes() == 0
+    assert Vote.objects.filter(checked_at__isnull=True).count() == 2
+    cache.delete(tasks.CHECKS_RUNNING_KEY)
+
+    arrived = []
+
+    def vote_during_the_batch(vote_ids):  # a vote stored while this batch runs; its own task finds it running
+        if not arrived:
+            arrived.append(add_votes([(m2, m1, "B", "B", "B")])[0])
+            assert tasks.check_new_votes() == 0
+        return real_campaign_broadcast(vote_ids=vote_ids)
+
+    from arena.services import campaigns as campaign_services
+    real_campaign_broadcast = campaign_services.broadcast_progress
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(campaign_services, "broadcast_progress", lambda *, vote_ids: vote_during_the_batch(vote_ids))
+        assert tasks.check_new_votes() == 2  # then, eagerly, the batch it queued: the vote that arrived
+    assert not Vote.objects.filter(checked_at__isnull=True).exists()
+    assert Vote.objects.get(pk=arrived[0].pk).checked_at is not None
+    assert cache.get(tasks.CHECKS_RUNNING_KEY) is None

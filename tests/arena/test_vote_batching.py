@@ -96,6 +96,8 @@ async def test_refusals_carry_the_request_and_the_vote_views_codes_and_messages(
     refused = await vote(communicator, answering.pk, request=9, content="A", language="both_bad", overall="C")
     assert refused["code"] == "invalid_vote" and refused["request"] == 9
     assert refused["message"] == "Answer all three questions." and set(refused["fields"]) == {"language", "overall"}
+    odd = await vote(communicator, answering.pk, request=10, content=["A"], language={"A": 1}, overall=None)
+    assert odd["code"] == "invalid_vote" and set(odd["fields"]) == {"content", "language", "overall"}
     await communicator.send_json_to({"type": "vote", "battle": str(answering.pk), **VALID})  # no request number
     assert (await communicator.receive_json_from(timeout=5))["code"] == "bad_frame"
     assert not await db(Vote.objects.exists)()
@@ -253,4 +255,28 @@ async def test_a_banned_volunteer_votes_an_answered_battle_as_over_http(echo_mod
     assert (await vote(communicator, battles[0].pk))["type"] == "voted"
     response = await db(lambda: english_client(participant).post(reverse("arena:vote", args=[battles[1].pk]), VALID))()
     assert response.status_code == 200 and await db(Vote.objects.count)() == 2
+    await communicator.disconnect()
+
+
+async def test_a_bug_in_a_batch_answers_server_error_with_its_own_message_and_a_retry_gets_the_reveal(
+        echo_models, monkeypatch):
+    """Not a database outage: the page is told to try again (it posts the vote to the view instead)."""
+    from arena import selectors
+
+    participant = await db(make_participant)()
+    battle = await db(ready_battle)(participant, echo_models)
+    communicator = await english_socket(participant)
+    real_reveals = selectors.reveals
+
+    def broken_reveals(*args, **kwargs):
+        raise RuntimeError("a bug after the commit")
+
+    monkeypatch.setattr(selectors, "reveals", broken_reveals)
+    answer = await vote(communicator, battle.pk, 3)
+    assert answer == {"type": "error", "code": "server_error", "request": 3,
+                      "message": "Something went wrong on our side. Try again."}
+    monkeypatch.setattr(selectors, "reveals", real_reveals)
+    retried = await vote(communicator, battle.pk, 4)
+    assert retried["type"] == "voted" and retried["request"] == 4
+    assert await db(Vote.objects.count)() == 1
     await communicator.disconnect()

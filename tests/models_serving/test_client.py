@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 
 import orjson
 import pytest
@@ -49,9 +50,11 @@ async def test_every_upstream_client_shares_the_one_tls_context():
 
 
 @contextlib.asynccontextmanager
-async def raw_upstream(body: bytes, status: str = "200 OK", *, pause_after: int | None = None, at_once=False):
+async def raw_upstream(body: bytes, status: str = "200 OK", *, pause_after: int | None = None, at_once=False,
+                       pause: bytes = b""):
     """An HTTP server on 127.0.0.1 that answers every request with ``body`` (chunked, as vLLM streams;
-    ``at_once``: in one write, with its length) and then closes the connection without saying so."""
+    ``at_once``: in one write, with its length) and then closes the connection without saying so.
+    ``pause_after`` events it waits 30 s, sending ``pause`` every 50 ms meanwhile if given."""
     async def handle(reader, writer):
         await reader.readuntil(b"\r\n\r\n")
         if at_once:
@@ -69,7 +72,11 @@ async def raw_upstream(body: bytes, status: str = "200 OK", *, pause_after: int 
             writer.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
             await writer.drain()
             if pause_after is not None and index + 1 == pause_after:
-                await asyncio.sleep(30)
+                for _ in range(600 if pause else 1):
+                    if pause:
+                        writer.write(f"{len(pause):x}\r\n".encode() + pause + b"\r\n")
+                        await writer.drain()
+                    await asyncio.sleep(0.05 if pause else 30)
         writer.write(b"0\r\n\r\n")
         await writer.drain()
         writer.close()
@@ -142,6 +149,19 @@ async def test_a_silent_upstream_times_out_between_tokens():
         with pytest.raises(EndpointError, match="timed out") as failed:
             await collect(endpoint, token_timeout=0.3)
     assert failed.value.before_first_token is False
+
+
+@pytest.mark.parametrize("keep_alive", [b": ping\n\n", chunk(None), chunk(""), chunk(usage=3)],
+                         ids=["comment", "empty delta", "empty text", "usage"])
+async def test_an_upstream_that_keeps_talking_without_text_times_out_between_tokens(keep_alive):
+    """No timer per token: the socket's read timeout cannot see a stream that sends something (comments,
+    events without text) every 50 ms but never the next token; the time since the last text does."""
+    body = chunk("Bat") + chunk("Bi") + chunk(None, "stop")
+    async with raw_upstream(body, pause_after=1, pause=keep_alive) as endpoint:
+        started = time.monotonic()
+        with pytest.raises(EndpointError, match="timed out") as failed:
+            await collect(endpoint, token_timeout=0.3)
+    assert failed.value.before_first_token is False and time.monotonic() - started < 5
 
 
 @contextlib.asynccontextmanager

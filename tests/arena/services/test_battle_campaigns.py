@@ -1,4 +1,4 @@
-"""Campaigns in the battle service (arena/services/battles.py ``_start_battle`` and ``_store_vote``):
+"""Campaigns in the battle service (arena/services/battles.py ``_start_battle``, arena/services/votes.py ``_store_votes``):
 the pair comes from the running campaign's models, refusals between campaigns, votes carry the campaign."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Writes (arena/services/battles.py): a vote is stored once, with its conversations frozen, and announced only after commit."""
+"""Votes (arena/services/votes.py): a vote is stored once, with its conversations frozen, and announced only after commit."""
 from __future__ import annotations
 
 import json
