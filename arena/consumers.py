@@ -9,8 +9,8 @@ Frames in are checked before they are parsed (size, then nesting depth); anythin
 server replies with the conversation so far (side letters and rendered answers only) and whether it
 can be voted. A turn cut by a disconnect keeps what each side had streamed (``finish_reason``
 "disconnected"); the battle stays votable and resumable only if both sides had started answering
-that turn, otherwise it is abandoned (arena/resume.py). A ``vote`` frame stores the vote with other sockets' votes in
-one transaction and is answered with the reveal (arena/vote_batching.py).
+that turn, otherwise it is abandoned (arena/resume.py). A ``vote`` frame stores the vote with other
+sockets' votes in one transaction and is answered with the reveal (arena/vote_batching.py).
 """
 from __future__ import annotations
 
@@ -20,8 +20,8 @@ import logging
 import uuid
 
 import orjson
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from channels.consumer import get_handler_name
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.utils import translation
 from django.utils.translation import gettext as _
@@ -39,6 +39,7 @@ from models_serving.services import mark_unhealthy
 logger = logging.getLogger(__name__)
 
 ACCOUNT_GONE = 4410  # close code: the account was deleted or deactivated (services.announce_account_gone)
+
 
 class BattleConsumer(AsyncJsonWebsocketConsumer):
     participant = None

@@ -240,7 +240,7 @@ async def stream_chat(
 
 
 async def _next_delta(deltas: AsyncIterator[str], timeout: float) -> str | None:
-    # asyncio.timeout, not wait_for: wait_for wraps every token's wait in a new task.
+    # The first token only (later ones: see stream_chat). asyncio.timeout, not wait_for: no extra task.
     async with asyncio.timeout(timeout):
         return await anext(deltas, None)
 

@@ -18,6 +18,7 @@ from arena.models import Battle, Participant, Vote, VoteTranscript
 
 from arena.services.errors import ArenaError
 
+
 @dataclass(frozen=True)
 class Ballot:
     """One volunteer's answers on one battle, as the vote view or the battle socket received them (valid
