@@ -245,6 +245,8 @@ class BattleConsumer(AsyncJsonWebsocketConsumer):
         results = await asyncio.gather(*sides.values(), return_exceptions=True)
         await asyncio.shield(frames.close())  # text a stopped side had streamed reaches the page too
         failure = failure or next((r for r in results if isinstance(r, client.EndpointError)), None)
+        if failure is not None and not isinstance(failure, client.EndpointError):  # e.g. mark_unhealthy's database
+            failure = client.EndpointError(f"{type(failure).__name__}: {failure}", before_first_token=False)
         streamed = {side: answer.content for side, answer in answers.items()}
         if failure is not None:
             status = Battle.Status.FAILED
@@ -253,13 +255,17 @@ class BattleConsumer(AsyncJsonWebsocketConsumer):
         else:
             status = Battle.Status.READY  # a disconnect after both had started leaves it votable and resumable
         # The answers and the battle's new state in one transaction (shielded: a second stop must not lose them).
-        status = await asyncio.shield(in_db_thread(services.complete_turn)(
+        status, stored = await asyncio.shield(in_db_thread(services.end_turn)(
             battle_id=battle_id, turn=plan.turn, answers=list(answers.values()), status=status,
             reason=str(failure or "")))
         if self.gone and cancelled and failure is None:
             return
         with translation.override(self.language):
-            if failure is not None:
+            if not stored:
+                await self.relay({"type": "error", "code": "server_error",
+                                  "message": _("Something went wrong on our side. Try again.")})
+                failure = failure or client.EndpointError("the turn could not be stored", before_first_token=False)
+            elif failure is not None:
                 if failure.before_first_token:
                     message = _("One of the models is not available right now. Start a new battle to try another pair.")
                 else:

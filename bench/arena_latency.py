@@ -189,6 +189,9 @@ def bench_ttft(runs: int, backend: str, think: float) -> None:
                 out["pair"].append(await direct_pair_ttft(base_url, served, PROMPT))
                 for k, mode in enumerate(("speculative", "plain")):
                     out[mode].append((await arena_turn(ports[mode], cookies[2 * index + k], PROMPT, think))[0])
+            from models_serving.client import close_clients
+
+            await close_clients()  # the direct calls' pool, before its loop ends
             return {key: values[3:] for key, values in out.items()}
 
         times = asyncio.run(rounds())

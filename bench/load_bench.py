@@ -363,6 +363,7 @@ class CpuSampler:
         self.me = psutil.Process()
         self.driver_base = 0.0
         self.driver_end = 0.0
+        self.machine: list = []  # whole-machine CPU times at the window's start and end
 
     def _groups(self) -> dict[str, list[psutil.Process]]:
         groups: dict[str, list[psutil.Process]] = {}
@@ -406,12 +407,14 @@ class CpuSampler:
         self.load = [os.getloadavg()]
         times = self.me.cpu_times()
         self.driver_base = times.user + times.system
+        self.machine = [psutil.cpu_times()]
 
     def mark_end(self) -> None:
         self.sample()
         self.frozen = True
         times = self.me.cpu_times()
         self.driver_end = times.user + times.system
+        self.machine.append(psutil.cpu_times())
 
     def report(self, window: float) -> dict:
         totals: dict[str, float] = collections.defaultdict(float)
@@ -422,7 +425,18 @@ class CpuSampler:
         cpu["arena (web + celery + redis)"] = round(arena, 2)
         cpu["driver"] = round(self.driver_end - self.driver_base, 2)
         ones = [load[0] for load in self.load]
+        machine = {}
+        if len(self.machine) == 2:  # steal: time the hypervisor gave our virtual CPUs to someone else
+            spent = {name: getattr(self.machine[1], name) - getattr(self.machine[0], name)
+                     for name in ("idle", "iowait", "steal") if hasattr(self.machine[0], name)}
+            machine = {f"{name}_cores": round(value / window, 2) for name, value in spent.items()}
+            # Busy CPU this bench's processes do not account for: anything else running spoils the figures.
+            busy = sum(getattr(self.machine[1], name) - getattr(self.machine[0], name)
+                       for name in ("user", "nice", "system", "irq", "softirq") if hasattr(self.machine[0], name))
+            ours = sum(totals.values()) + (self.driver_end - self.driver_base)
+            machine["other_processes_cores"] = round(max(0.0, busy - ours) / window, 2)
         return {
+            "machine_cpu": machine,
             "cpu_seconds": cpu,
             "cpu_share_of_window": {k: round(v / window, 2) for k, v in cpu.items()},
             "load_average": {"start": [round(x, 2) for x in self.load[0]] if self.load else None,
@@ -431,6 +445,25 @@ class CpuSampler:
                              "mean_1m": round(sum(ones) / len(ones), 2) if ones else None,
                              "cores": os.cpu_count()},
         }
+
+
+def speed_index(rounds: int = 5) -> float:
+    """Milliseconds for a fixed pure-Python workload (JSON, sorting, a dict), best of ``rounds``, taken
+    before the stack starts: benches from different days or machines compare through it (lower = faster)."""
+    import json
+
+    rng = random.Random(17)
+    data = [{"id": i, "text": "kaixo " * (i % 7), "score": rng.random()} for i in range(20_000)]
+    best = float("inf")
+    for _ in range(rounds):
+        started = time.perf_counter()
+        encoded = json.dumps(data)
+        decoded = json.loads(encoded)
+        decoded.sort(key=lambda row: row["score"])
+        index = {row["id"]: row["text"] for row in decoded}
+        assert len(index) == len(data)
+        best = min(best, time.perf_counter() - started)
+    return round(best * 1000, 1)
 
 
 class LoopProbe:

@@ -39,7 +39,7 @@ from websockets.asyncio.client import connect as ws_connect
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fake_upstream import WORDS  # noqa: E402
 from load_bench import (  # noqa: E402
-    PROMPTS, ROOT, CpuSampler, LoopProbe, Stack, drop_database, percentiles, prepare_stack,
+    PROMPTS, ROOT, CpuSampler, LoopProbe, Stack, drop_database, percentiles, prepare_stack, speed_index,
 )
 
 
@@ -167,6 +167,7 @@ def one_run(args, workers: int, tokens_per_s: float) -> dict:
     stack = Stack(run_args, run_dir)
     stack.env["ARENA_FRAME_INTERVAL_MS"] = str(args.frame_interval_ms)
     orphans: list[str] = []
+    cpu_speed_ms = speed_index()
     try:
         prepare_stack(stack)
         from django.db import connections
@@ -202,8 +203,8 @@ def one_run(args, workers: int, tokens_per_s: float) -> dict:
         "frames_per_s": round(tally.frames / window, 1),
         "arena_cpu_s_per_1000_tokens": round(arena_cpu / max(1, tally.tokens) * 1000, 4),
         "cpu_seconds": cpu, "cpu_share_of_window": usage["cpu_share_of_window"],
-        "load_average": usage["load_average"], "driver_loop_lag_ms": outcome["driver_loop_lag_ms"],
-        "orphans": orphans, "logs": str(run_dir.relative_to(ROOT)),
+        "load_average": usage["load_average"], "machine_cpu": usage["machine_cpu"], "speed_index_ms": cpu_speed_ms,
+        "driver_loop_lag_ms": outcome["driver_loop_lag_ms"], "orphans": orphans, "logs": str(run_dir.relative_to(ROOT)),
     }
 
 

@@ -39,7 +39,7 @@ from websockets.asyncio.client import connect as ws_connect
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from load_bench import (  # noqa: E402
-    ROOT, CpuSampler, LoopProbe, Stack, drop_database, percentiles, prepare_stack, scan_log,
+    ROOT, CpuSampler, LoopProbe, Stack, drop_database, percentiles, prepare_stack, scan_log, speed_index,
 )
 
 CHOICES = ("A", "B", "tie")
@@ -177,6 +177,7 @@ def main() -> int:
     (run_dir / "data").mkdir(parents=True, exist_ok=True)
     stack = Stack(run_args, run_dir)
     stack.env["ARENA_LEADERBOARD_BOOTSTRAP_ROUNDS"] = "100"  # refreshes as a campaign would run them, cheaper
+    cpu_speed_ms = speed_index()
     try:
         prepare_stack(stack)
         from django.db import connections
@@ -215,6 +216,7 @@ def main() -> int:
     report = {
         "config": vars(args), "prepare_s": round(prepare_s, 1), "window_s": round(window, 1),
         "votes_per_s": round(len(acked) / window, 1), "min_5s_slice_per_s": min(per_slice) if per_slice else 0,
+        "per_5s_slice_per_s": per_slice, "speed_index_ms": cpu_speed_ms,
         "acknowledged": len(acked), "stored": stored, "VOTES_LOST": len(acked) - stored,
         "latency_ms": percentiles(stats["latency_ms"]), "errors": dict(stats["errors"]),
         "quality_checks": {"unchecked_at_window_end": unchecked_end, f"unchecked_after_{args.settle:g}s": unchecked_settled},

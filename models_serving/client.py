@@ -22,6 +22,7 @@ import orjson
 from django.conf import settings
 
 from models_serving.sse import sse_data
+from models_serving.text import storable
 
 # Variables the site reads for its own secrets and connections: never an endpoint's key, whatever
 # MODELS_SERVING allows (a mistaken prefix or list must not send them to a server an admin chose).
@@ -80,8 +81,10 @@ class StreamStats:
 
 
 class EndpointError(RuntimeError):
+    """A stream failed. The message often quotes the server, so it is made storable (it is stored)."""
+
     def __init__(self, message: str, *, before_first_token: bool):
-        super().__init__(message)
+        super().__init__(storable(message))
         self.before_first_token = before_first_token
 
 
@@ -89,7 +92,7 @@ class ListingError(RuntimeError):
     """``GET /models`` failed; ``status_code`` is None when the endpoint could not be reached at all."""
 
     def __init__(self, message: str, *, status_code: int | None = None):
-        super().__init__(message)
+        super().__init__(storable(message))
         self.status_code = status_code
 
 
@@ -274,10 +277,10 @@ async def _text_deltas(response: aiohttp.ClientResponse, stats: StreamStats,
             continue
         choice = choices[0]
         if choice.get("finish_reason"):
-            stats.finish_reason = str(choice["finish_reason"])
+            stats.finish_reason = storable(str(choice["finish_reason"]))[:20]
         delta = choice.get("delta")
         text = delta.get("content") if isinstance(delta, dict) else None
-        if text and isinstance(text, str):
+        if text and isinstance(text, str) and (text := storable(text)):  # untrusted: a NUL broke the turn's storage
             stats.chunks += 1
             last_text[0] = clock()
             yield text

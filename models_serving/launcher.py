@@ -22,6 +22,7 @@ from models_serving import selectors, services
 from models_serving.client import Endpoint, EndpointError, ListingError, listed_models
 from models_serving.models import ModelServer, ServedModel
 from models_serving.plan import ServerPlan, ServingDefaults, desired_servers, restart_backoff, restart_is_due, reuse
+from models_serving.text import storable
 from models_serving.vllm_process import (
     ServerStartError, VLLMServer, VLLMServerSpec, free_port, log_tail, pid_is_server, port_is_free,
     stop_process_group,
@@ -285,7 +286,7 @@ def refresh(record: ModelServer) -> str:
         record.status = ModelServer.Status.FAILED
         record.stopped_at = timezone.now()
         record.failures += 1
-        record.last_error = f"server process exited:\n{tail}"[:4000]
+        record.last_error = storable(f"server process exited:\n{tail}")[:4000]  # the process's own output
         record.save(update_fields=["status", "stopped_at", "last_error", "failures"])
         services.mark_servers_models_unhealthy(server=record, error="server process exited")
         return record.status

