@@ -32,8 +32,10 @@ def test_pipeline_samples_filters_and_writes(magpie_model, tmp_path):
         return "Zer da euskara?"
 
     out = tmp_path / "eu.jsonl"
+    # Instructions sampled at 0.3, not 0.7: at 0.7 this machine's CPU numerics drew a garbled question
+    # ("6 m6 mia Gipuzkoan.") from the seeded sampler; repeats (the duplicate filter's work) still come.
     cfg = InstructionsConfig(model=str(magpie_model), out=str(out), count=24, backend="transformers",
-                             instruction_temperature=0.7, response_temperature=0.3, max_instruction_tokens=24,
+                             instruction_temperature=0.3, response_temperature=0.3, max_instruction_tokens=24,
                              max_response_tokens=24, languages=["eu"], translate_to="eu",
                              translate_url="http://unused", translate_model="unused", seed=0, batch_size=12)
     manifest = generate_instructions(cfg, translator=translator, progress=False)
