@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import re
 
-_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]+")
-_SURROGATES = re.compile("[\ud800-\udfff]")
-_EITHER = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+_CONTROL_CHARS = "\x00-\x08\x0b\x0c\x0e-\x1f\x7f"  # C0 and DEL, without tab, newline, carriage return
+_SURROGATE_CHARS = "\ud800-\udfff"
+_CONTROLS = re.compile(f"[{_CONTROL_CHARS}]+")
+_SURROGATES = re.compile(f"[{_SURROGATE_CHARS}]")
+_EITHER = re.compile(f"[{_CONTROL_CHARS}{_SURROGATE_CHARS}]")
 
 
 def storable(text: str) -> str:
